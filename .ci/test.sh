@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, as README.md's second command and CI (.ci/run) run it:
+# installs missing Debian packages (as root), checks generated code, builds, runs `swift test`,
+# then the polyglot interop suite (C and Python clients against a real server).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libsqlite3-dev libssl-dev pkg-config protobuf-compiler protobuf-c-compiler
+  libprotobuf-c-dev python3-protobuf valgrind)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "== installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+fi
+
+echo "== generated protobuf code"
+.ci/check-generated.sh
+
+echo "== build"
+swift build --build-tests
+
+echo "== swift test"
+swift test --skip-build
+
+if [[ -x Tests/Interop/run.sh ]]; then
+  echo "== interop (C and Python clients)"
+  swift build --product taskwire
+  TASKWIRE_BIN="$(swift build --show-bin-path)/taskwire" Tests/Interop/run.sh
+fi
+echo "== all tests passed"

@@ -3,7 +3,7 @@
  *
  *   submit --data-dir DIR --type resize --payload '{"w":64}' [--queue Q] [--priority N]
  *          [--lease-ms MS] [--max-attempts N] [--key IDEMPOTENCY_KEY] [--no-wait]
- *          [--timeout-ms MS]
+ *          [--payload-size N] [--timeout-ms MS]
  *   submit --data-dir DIR --watch TASK_ID       (watch an existing task until it ends)
  *
  * Output (for scripts): "submitted ID", one "event SEQ KIND STATE progress=P" line per watch event,
@@ -29,8 +29,9 @@ static void on_signal(int sig) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: submit --type TYPE [--payload STR] [--queue Q] [--priority N] [--lease-ms MS]\n"
-          "              [--max-attempts N] [--key KEY] [--no-wait] [--timeout-ms MS]\n"
+          "usage: submit --type TYPE [--payload STR | --payload-size N] [--queue Q] [--priority N]\n"
+          "              [--lease-ms MS]"
+          " [--max-attempts N] [--key KEY] [--no-wait] [--timeout-ms MS]\n"
           "       submit --watch TASK_ID [--timeout-ms MS]\n"
           "  plus connection flags\n%s",
           example_conn_usage);
@@ -38,7 +39,12 @@ static void usage(void) {
 
 static int fail_with(const char *what, const tw_status *st) {
   fprintf(stderr, "submit: %s: %s: %s\n", what, tw_code_name(st->code), st->message);
-  printf("error %s\n", tw_code_name(st->code));
+  if (st->limit_name[0]) {
+    printf("error %s %s limit=%llu observed=%llu\n", tw_code_name(st->code), st->limit_name,
+           (unsigned long long)st->limit_value, (unsigned long long)st->observed_value);
+  } else {
+    printf("error %s\n", tw_code_name(st->code));
+  }
   return 2;
 }
 
@@ -70,6 +76,8 @@ int main(int argc, char **argv) {
   const char *watch_id = NULL;
   int no_wait = 0;
   long timeout_ms = 0;
+  size_t payload_size = 0;
+  char *generated = NULL;
   spec.type = NULL;
   for (int i = 1; i < argc; i++) {
     int r = example_conn_flag(&ec, argc, argv, &i);
@@ -83,6 +91,9 @@ int main(int argc, char **argv) {
       spec.payload = argv[++i];
       spec.payload_len = strlen(argv[i]);
       spec.content_type = "application/json";
+    } else if (strcmp(a, "--payload-size") == 0 && v) {
+      /* A generated payload of N bytes (e.g. to see the max_payload limit). */
+      payload_size = (size_t)atol(argv[++i]);
     } else if (strcmp(a, "--priority") == 0 && v) spec.priority = atoi(argv[++i]);
     else if (strcmp(a, "--lease-ms") == 0 && v) spec.lease_duration_ms = atoll(argv[++i]);
     else if (strcmp(a, "--max-attempts") == 0 && v) spec.max_attempts = atoi(argv[++i]);
@@ -97,6 +108,14 @@ int main(int argc, char **argv) {
     } else goto bad;
   }
   if (spec.type == NULL && watch_id == NULL) goto bad;
+  if (payload_size > 0) {
+    generated = malloc(payload_size);
+    if (generated == NULL) goto bad;
+    memset(generated, 'x', payload_size);
+    spec.payload = generated;
+    spec.payload_len = payload_size;
+    spec.content_type = "application/octet-stream";
+  }
   if (example_conn_resolve(&ec, "submit") != 0) {
     example_conn_free(&ec);
     return 2;
@@ -128,6 +147,9 @@ int main(int argc, char **argv) {
     int existing = 0;
     if (tw_submit(c, &spec, &task, &existing, &st) != 0) {
       rc = fail_with("submit", &st);
+      /* A limit error leaves the connection usable: show it with a health call. */
+      int ready = 0;
+      if (!st.local && tw_health(c, &ready, &st) == 0) printf("connection still usable\n");
       goto out;
     }
     printf("submitted %s%s\n", task.id, existing ? " (existing)" : "");
@@ -178,12 +200,14 @@ int main(int argc, char **argv) {
 
 out:
   free(id);
+  free(generated);
   tw_close(c);
   example_conn_free(&ec);
   return rc;
 
 bad:
   usage();
+  free(generated);
   example_conn_free(&ec);
   return 2;
 }

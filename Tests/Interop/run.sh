@@ -213,6 +213,20 @@ s_killed_worker() { # a C worker killed mid-task: another worker gets the task a
   expect_line "$WORK/kill-watch.log" '^state SUCCEEDED attempt 2$' "SUCCEEDED on attempt 2"
 }
 
+s_cancel_running() { # cancel of a running task: the C worker is told (push or heartbeat), acks, CANCELLED
+  local t id; t=$(uniq_type c-cancel)
+  "$S" --data-dir "$DATA" --type "$t" --payload '{}' --no-wait >"$WORK/cancel-submit.log" 2>&1 ||
+    { cat "$WORK/cancel-submit.log"; return 1; }
+  id=$(awk '/^submitted /{print $2}' "$WORK/cancel-submit.log")
+  spawn "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 200 --step-ms 100 >"$WORK/cancel-w.log" 2>&1
+  local wpid=$BG
+  wait_for_line "$WORK/cancel-w.log" "^progress $id " 15 "$wpid" || { cat "$WORK/cancel-w.log"; return 1; }
+  "$S" --data-dir "$DATA" --cancel "$id" --timeout-ms 20000 >"$WORK/cancel-watch.log" 2>&1
+  wait_pid "$wpid" 20 || { cat "$WORK/cancel-w.log"; return 1; }
+  expect_line "$WORK/cancel-w.log" "^cancelled $id" "the worker's cancel ack" &&
+    expect_line "$WORK/cancel-watch.log" '^state CANCELLED' "a CANCELLED task"
+}
+
 s_valgrind_examples() { # both examples under valgrind: no leaks, no invalid accesses
   local t rc=0; t=$(uniq_type c-vg)
   spawn "${VALGRIND[@]}" "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 2 --step-ms 50 >"$WORK/vg-worker.log" 2>&1
@@ -273,7 +287,7 @@ swift_ready() { # NAME: which CLI features a Swift-side scenario needs
 # ---- driver ---------------------------------------------------------------------------------
 
 ALL=(frame_reader_valgrind c_end_to_end python bad_token payload_limit lease_lost killed_worker
-  valgrind_examples swift_submit_to_c_worker c_submit_to_swift_worker)
+  cancel_running valgrind_examples swift_submit_to_c_worker c_submit_to_swift_worker)
 
 run_scenario() {
   local name=$1

@@ -5,6 +5,7 @@
  *          [--lease-ms MS] [--max-attempts N] [--key IDEMPOTENCY_KEY] [--no-wait]
  *          [--payload-size N] [--timeout-ms MS]
  *   submit --data-dir DIR --watch TASK_ID       (watch an existing task until it ends)
+ *   submit --data-dir DIR --cancel TASK_ID      (request its cancel, then watch it end)
  *
  * Output (for scripts): "submitted ID", one "event SEQ KIND STATE progress=P" line per watch event,
  * then "state STATE attempt N" and "result BYTES". Exit status: 0 SUCCEEDED (or --no-wait),
@@ -33,6 +34,7 @@ static void usage(void) {
           "              [--lease-ms MS]"
           " [--max-attempts N] [--key KEY] [--no-wait] [--timeout-ms MS]\n"
           "       submit --watch TASK_ID [--timeout-ms MS]\n"
+          "       submit --cancel TASK_ID [--timeout-ms MS]\n"
           "  plus connection flags\n%s",
           example_conn_usage);
 }
@@ -77,6 +79,7 @@ int main(int argc, char **argv) {
   int no_wait = 0;
   long timeout_ms = 0;
   size_t payload_size = 0;
+  int cancel = 0;
   char *generated = NULL;
   spec.type = NULL;
   for (int i = 1; i < argc; i++) {
@@ -99,6 +102,10 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--max-attempts") == 0 && v) spec.max_attempts = atoi(argv[++i]);
     else if (strcmp(a, "--key") == 0 && v) spec.idempotency_key = argv[++i];
     else if (strcmp(a, "--watch") == 0 && v) watch_id = argv[++i];
+    else if (strcmp(a, "--cancel") == 0 && v) {
+      watch_id = argv[++i];
+      cancel = 1;
+    }
     else if (strcmp(a, "--timeout-ms") == 0 && v) timeout_ms = atol(argv[++i]);
     else if (strcmp(a, "--no-wait") == 0) no_wait = 1;
     else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -161,6 +168,15 @@ int main(int argc, char **argv) {
     }
   } else {
     id = strdup(watch_id);
+  }
+  if (cancel) {
+    tw_task task = {0};
+    if (tw_cancel(c, id, "cancelled by the C example", &task, &st) != 0) {
+      rc = fail_with("cancel", &st);
+      goto out;
+    }
+    printf("cancel requested %s state %s\n", id, tw_state_name(task.state));
+    tw_task_clear(&task);
   }
 
   /* Watch until the task ends, resuming where the stream left off if it had to end early. */

@@ -75,12 +75,24 @@ let package = Package(
       name: "TaskwireServer",
       dependencies: [
         "TaskwireWire", "TaskwireCoordinator", "TaskwireProto", "TaskwireCore", "TaskwireStore",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "X509", package: "swift-certificates"),
         .product(name: "SwiftASN1", package: "swift-asn1"),
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    // Assembles store, coordinator and server into one running node (serve, TaskwireTesting).
+    .target(
+      name: "TaskwireRuntime",
+      dependencies: [
+        "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator", "TaskwireCore", "TaskwireStore",
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
@@ -101,14 +113,15 @@ let package = Package(
     ),
     .target(
       name: "TaskwireTesting",
-      dependencies: ["Taskwire", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator"],
+      dependencies: ["Taskwire", "TaskwireRuntime", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator"],
       path: "ClientSDK/TaskwireTesting",
       swiftSettings: strictSettings
     ),
     .executableTarget(
       name: "taskwire",
       dependencies: [
-        "Taskwire", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator", "TaskwireCore",
+        "Taskwire", "TaskwireRuntime", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator",
+        "TaskwireCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,7 +159,7 @@ let package = Package(
       name: "TaskwireServerTests",
       dependencies: [
         "TaskwireServer", "TaskwireWire", "TaskwireProto", "TaskwireSQLite", "TaskwireCoordinator",
-        "TaskwireCore", "TaskwireStore", "Taskwire", "TaskwireTesting",
+        "TaskwireCore", "TaskwireStore", "TaskwireRuntime",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

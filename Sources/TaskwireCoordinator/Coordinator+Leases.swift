@@ -1,0 +1,148 @@
+import Foundation
+import TaskwireCore
+public import TaskwireStore
+
+extension Coordinator {
+  /// Leases up to `max` ready tasks of `queues` (and `types`, when given), waiting up to `waitMs`
+  /// for work: a commit that makes a task ready wakes this call at once (no poll interval).
+  /// Returns an empty list when the wait ends with nothing ready, or when the task is cancelled.
+  public func lease(
+    queues: [String],
+    types: [String],
+    max: Int,
+    waitMs: Int64,
+    worker: WorkerIdentity
+  ) async throws(CallError) -> [LeaseGrant] {
+    let count = max == 0 ? 1 : max
+    guard count <= self.configuration.maxLeaseTasks else {
+      throw .limit("max_lease_tasks", limit: self.configuration.maxLeaseTasks, observed: count, code: .invalidArgument, what: "max_tasks")
+    }
+    guard waitMs >= 0 else { throw CallError(.invalidArgument, "wait_ms must not be negative") }
+    let queueList = queues.isEmpty ? ["default"] : queues
+    self.workers.sawLease(worker, queues: queueList, nowMs: self.nowMs)
+    let wait = min(waitMs, self.configuration.maxLeaseWaitMs)
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(wait))
+    let queueSet = Set(queueList)
+    while true {
+      let ticket = wait > 0 ? self.dispatcher.register(queues: queueSet) : nil
+      let grants: [LeaseGrant]
+      do {
+        grants = try await self.perform {
+          try await self.store.lease(queues: queueList, types: types, max: count, workerID: worker.id, nowMs: self.nowMs)
+        }
+      } catch {
+        if let ticket { self.dispatcher.remove(ticket) }
+        throw error
+      }
+      if !grants.isEmpty {
+        if let ticket { self.dispatcher.remove(ticket) }
+        if Task.isCancelled {
+          // The caller is gone: hand the tasks back without using an attempt.
+          for grant in grants {
+            _ = try? await self.store.release(taskID: grant.taskID, token: grant.leaseToken, nowMs: self.nowMs)
+          }
+          return []
+        }
+        self.workers.held(grants.map(\.taskID), by: worker.id)
+        return grants
+      }
+      guard let ticket, ContinuousClock.now < deadline, !Task.isCancelled else {
+        if let ticket { self.dispatcher.remove(ticket) }
+        return []
+      }
+      await ticket.wait(until: deadline)
+      self.dispatcher.remove(ticket)
+      if Task.isCancelled || ContinuousClock.now >= deadline {
+        // One last try so a task that arrived with the deadline is not left waiting.
+        if Task.isCancelled { return [] }
+        let last = try await self.perform {
+          try await self.store.lease(queues: queueList, types: types, max: count, workerID: worker.id, nowMs: self.nowMs)
+        }
+        self.workers.held(last.map(\.taskID), by: worker.id)
+        return last
+      }
+    }
+  }
+
+  /// Extends a lease and records progress; says whether cancel was requested.
+  public func heartbeat(
+    taskID: String,
+    token: String,
+    progress: (percent: Int, message: String)?,
+    worker: WorkerIdentity
+  ) async throws(CallError) -> HeartbeatOutcome {
+    if let progress {
+      guard (0...100).contains(progress.percent) else {
+        throw CallError(.invalidArgument, "progress must be 0 to 100, got \(progress.percent)")
+      }
+      guard progress.message.utf8.count <= 4_096 else {
+        throw .limit("max_progress_message", limit: 4_096, observed: progress.message.utf8.count, code: .invalidArgument, what: "progress message length")
+      }
+    }
+    let now = self.nowMs
+    let write = progress.flatMap {
+      self.progress.admit(taskID: taskID, percent: $0.percent, message: $0.message, nowMs: now, windowMs: self.configuration.progressWindowMs)
+    }
+    let outcome = try await self.perform {
+      try await self.store.heartbeat(taskID: taskID, token: token, progress: write.map { ProgressUpdate(percent: Int32($0.percent), message: $0.message) }, nowMs: now)
+    }
+    self.workers.heartbeat(worker.id, nowMs: now)
+    return outcome
+  }
+
+  /// Completes leased tasks; each item stands alone.
+  public func complete(_ items: [Completion], worker: WorkerIdentity) async throws(CallError) -> [CallError?] {
+    for item in items where item.result.count > self.configuration.maxPayloadBytes {
+      throw .limit("max_payload", limit: self.configuration.maxPayloadBytes, observed: item.result.count, what: "result size")
+    }
+    let results = try await self.perform {
+      try await self.store.complete(items, nowMs: self.nowMs)
+    }
+    self.workers.released(items.map(\.taskID), by: worker.id)
+    return results.map { result in
+      switch result {
+      case .success: nil
+      case .failure(let error): CallError(error)
+      }
+    }
+  }
+
+  /// Records a failed attempt; retries by policy or ends FAILED.
+  public func fail(
+    taskID: String,
+    token: String,
+    error: String,
+    permanent: Bool,
+    retryAfterMs: Int64,
+    worker: WorkerIdentity
+  ) async throws(CallError) -> FailOutcome {
+    guard retryAfterMs >= 0 else { throw CallError(.invalidArgument, "retry_after_ms must not be negative") }
+    let message = String(error.utf8.prefix(16_384)) ?? ""
+    let outcome = try await self.perform {
+      try await self.store.fail(taskID: taskID, token: token, error: message, permanent: permanent, retryAfterMs: retryAfterMs > 0 ? retryAfterMs : nil, nowMs: self.nowMs)
+    }
+    self.workers.released([taskID], by: worker.id)
+    return outcome
+  }
+
+  /// Hands a lease back without using an attempt.
+  public func release(taskID: String, token: String, worker: WorkerIdentity) async throws(CallError) {
+    _ = try await self.perform {
+      try await self.store.release(taskID: taskID, token: token, nowMs: self.nowMs)
+    }
+    self.workers.released([taskID], by: worker.id)
+  }
+
+  /// The worker stopped a task whose cancel was requested: it ends CANCELLED.
+  public func cancelAck(taskID: String, token: String, message: String, worker: WorkerIdentity) async throws(CallError) {
+    try await self.perform {
+      try await self.store.cancelAck(taskID: taskID, token: token, message: message, nowMs: self.nowMs)
+    }
+    self.workers.released([taskID], by: worker.id)
+  }
+
+  /// A worker's connection closed.
+  public func workerDisconnected(_ workerID: String) {
+    self.workers.disconnected(workerID)
+  }
+}

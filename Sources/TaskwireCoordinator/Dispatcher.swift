@@ -1,0 +1,133 @@
+import Synchronization
+
+/// Parks long-polling leases and wakes them the moment work for their queues may be ready.
+///
+/// A waiter registers *before* it tries the store, so a task committed between its empty try and
+/// its wait still wakes it: no wake-up is lost and no poll interval is involved. Wake-ups go to the
+/// oldest waiters of a queue first, one per task that became ready.
+final class Dispatcher: Sendable {
+  /// One parked lease.
+  final class Ticket: Sendable {
+    let id: UInt64
+    let queues: Set<String>
+    fileprivate let signal = Signal()
+
+    fileprivate init(id: UInt64, queues: Set<String>) {
+      self.id = id
+      self.queues = queues
+    }
+
+    /// Waits until woken, until `deadline` passes, or until the task is cancelled.
+    func wait(until deadline: ContinuousClock.Instant) async {
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask { await self.signal.wait() }
+        group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+        await group.next()
+        group.cancelAll()
+      }
+    }
+  }
+
+  private struct State {
+    var nextID: UInt64 = 1
+    /// Waiters in arrival order.
+    var waiters: [UInt64: Ticket] = [:]
+    var order: [UInt64] = []
+  }
+
+  private let state = Mutex(State())
+
+  /// Registers a waiter for `queues`; call ``remove(_:)`` when done.
+  func register(queues: Set<String>) -> Ticket {
+    self.state.withLock { state in
+      let ticket = Ticket(id: state.nextID, queues: queues)
+      state.nextID += 1
+      state.waiters[ticket.id] = ticket
+      state.order.append(ticket.id)
+      return ticket
+    }
+  }
+
+  /// Forgets a waiter.
+  func remove(_ ticket: Ticket) {
+    self.state.withLock { state in
+      state.waiters[ticket.id] = nil
+      if state.order.count > 64, state.order.count > 2 * state.waiters.count {
+        state.order.removeAll { state.waiters[$0] == nil }
+      }
+    }
+  }
+
+  /// `count` tasks became ready in `queue`: wake up to `count` of its oldest waiters.
+  func tasksReady(in queue: String, count: Int) {
+    let woken = self.state.withLock { state -> [Ticket] in
+      var woken: [Ticket] = []
+      var kept: [UInt64] = []
+      kept.reserveCapacity(state.order.count)
+      for id in state.order {
+        guard let ticket = state.waiters[id] else { continue }
+        if woken.count < count, ticket.queues.contains(queue) {
+          woken.append(ticket)
+          state.waiters[id] = nil
+        } else {
+          kept.append(id)
+        }
+      }
+      state.order = kept
+      return woken
+    }
+    for ticket in woken { ticket.signal.fire() }
+  }
+
+  /// Wakes every waiter (queue resumed, shutdown).
+  func wakeAll() {
+    let all = self.state.withLock { state -> [Ticket] in
+      defer {
+        state.waiters = [:]
+        state.order = []
+      }
+      return Array(state.waiters.values)
+    }
+    for ticket in all { ticket.signal.fire() }
+  }
+
+  /// Number of parked waiters.
+  var waiting: Int { self.state.withLock { $0.waiters.count } }
+}
+
+/// A one-shot wake-up.
+final class Signal: Sendable {
+  private enum State {
+    case idle
+    case waiting(CheckedContinuation<Void, Never>)
+    case fired
+  }
+
+  private let state = Mutex(State.idle)
+
+  func fire() {
+    let continuation = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+      defer { state = .fired }
+      if case .waiting(let continuation) = state { return continuation }
+      return nil
+    }
+    continuation?.resume()
+  }
+
+  func wait() async {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
+        let now = self.state.withLock { state -> Bool in
+          if case .idle = state {
+            state = .waiting(continuation)
+            return false
+          }
+          return true
+        }
+        if now { continuation.resume() }
+      }
+    } onCancel: {
+      self.fire()
+    }
+  }
+}

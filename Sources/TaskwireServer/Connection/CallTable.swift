@@ -1,0 +1,80 @@
+import Synchronization
+
+/// The calls in flight on one connection, by client-chosen call id, bounded by
+/// `max_concurrent_calls`.
+final class CallTable: Sendable {
+  /// The answer to `begin`.
+  enum Admission {
+    case admitted(CallCancellation)
+    /// The id is still in flight: a protocol error that closes the connection.
+    case duplicate
+    /// The connection is at its concurrency limit; `inFlight` calls are running.
+    case tooMany(inFlight: Int)
+    /// The server is shutting down and takes no new calls.
+    case draining
+  }
+
+  private struct State {
+    var calls: [UInt64: (cancellation: CallCancellation, long: Bool)] = [:]
+    var draining = false
+    var onDrained: (@Sendable () -> Void)?
+  }
+
+  private let state = Mutex(State())
+  let maxConcurrentCalls: Int
+
+  init(maxConcurrentCalls: Int) {
+    self.maxConcurrentCalls = maxConcurrentCalls
+  }
+
+  /// Registers call `id`; `long` marks a long poll or a stream, which shutdown ends early.
+  func begin(_ id: UInt64, long: Bool) -> Admission {
+    self.state.withLock { state in
+      if state.calls[id] != nil { return .duplicate }
+      if state.draining { return .draining }
+      if state.calls.count >= self.maxConcurrentCalls { return .tooMany(inFlight: state.calls.count) }
+      let cancellation = CallCancellation()
+      state.calls[id] = (cancellation, long)
+      return .admitted(cancellation)
+    }
+  }
+
+  /// Forgets call `id`; call it before writing the call's last frame so the id may be reused.
+  func end(_ id: UInt64) {
+    let drained = self.state.withLock { state -> (@Sendable () -> Void)? in
+      state.calls[id] = nil
+      if state.draining, state.calls.isEmpty, let drained = state.onDrained {
+        state.onDrained = nil
+        return drained
+      }
+      return nil
+    }
+    drained?()
+  }
+
+  /// Cancels call `id` at the client's request; unknown ids are ignored.
+  func cancel(_ id: UInt64) {
+    let call = self.state.withLock { $0.calls[id]?.cancellation }
+    call?.fire(.cancelledByClient)
+  }
+
+  /// Cancels every call (the peer went away).
+  func cancelAll() {
+    let calls = self.state.withLock { $0.calls.values.map(\.cancellation) }
+    for call in calls { call.fire(.cancelledByClient) }
+  }
+
+  /// Stops taking calls, ends the long ones (UNAVAILABLE), and runs `drained` once no call is in
+  /// flight.
+  func drain(drained: @escaping @Sendable () -> Void) {
+    let (toCancel, runNow) = self.state.withLock { state -> ([CallCancellation], Bool) in
+      state.draining = true
+      let long = state.calls.values.filter(\.long).map(\.cancellation)
+      if state.calls.isEmpty { return (long, true) }
+      state.onDrained = drained
+      return (long, false)
+    }
+    for call in toCancel { call.fire(.shutdown) }
+    if runNow { drained() }
+  }
+}

@@ -1,0 +1,296 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TaskwireCoordinator
+import SwiftProtobuf
+import TaskwireProto
+import TaskwireWire
+
+/// Who a connection is, once its hello was accepted.
+struct CallContext: Sendable {
+  var connectionID: String
+  /// The worker id leases are recorded under: the hello's instance id, or the connection id.
+  var workerID: String
+  var clientName: String
+  var address: String
+  var principal: Principal
+}
+
+/// One accepted connection: handshake, then calls until the peer goes or the server drains.
+///
+/// A single task per connection reads batches of frames; each call runs in a child task of the
+/// connection's task group (a long poll or a watch must not hold up the calls behind it).
+struct ServerConnection {
+  let channel: NIOAsyncChannel<FrameBatch, ByteBuffer>
+  let router: CallRouter
+  let registry: ConnectionRegistry
+  let limits: WireLimits
+  let handshakeTimer: Scheduled<Void>
+  let logger: Logger
+
+  func run() async {
+    let rawChannel = self.channel.channel
+    defer { self.registry.remove(rawChannel) }
+    do {
+      try await self.channel.executeThenClose { inbound, outbound in
+        let writer = FrameWriter(outbound: outbound, allocator: rawChannel.allocator)
+        var iterator = inbound.makeAsyncIterator()
+        guard var first = try await iterator.next(), !first.frames.isEmpty else { return }
+        let hello = first.frames.removeFirst()
+        guard let context = await self.handshake(hello, writer: writer) else { return }
+        self.handshakeTimer.cancel()
+        let calls = CallTable(maxConcurrentCalls: self.limits.maxConcurrentCalls)
+        self.registry.authenticated(
+          rawChannel,
+          tokenID: context.principal.tokenID,
+          workerID: context.workerID,
+          push: { frame in
+            if let buffer = try? frame.framedBuffer(allocator: rawChannel.allocator) {
+              rawChannel.writeAndFlush(buffer, promise: nil)
+            }
+          }
+        )
+        defer { self.router.connectionClosed(context) }
+        try await withGracefulShutdownHandler {
+          try await withThrowingDiscardingTaskGroup { group in
+            var batch = first
+            while true {
+              let keepGoing = await self.process(
+                batch.frames,
+                context: context,
+                calls: calls,
+                writer: writer,
+                group: &group
+              )
+              guard keepGoing, let next = try await iterator.next() else { break }
+              batch = next
+            }
+            calls.cancelAll()
+          }
+        } onGracefulShutdown: {
+          var goAway = Taskwire_V1_Frame()
+          goAway.goAway.reason = "server shutting down"
+          if let buffer = try? goAway.framedBuffer(allocator: rawChannel.allocator) {
+            rawChannel.writeAndFlush(buffer, promise: nil)
+          }
+          calls.drain { rawChannel.close(promise: nil) }
+        }
+      }
+    } catch {
+      self.logger.debug("connection ended", metadata: ["error": "\(error)"])
+    }
+  }
+
+  /// Checks the hello; answers it. Returns `nil` (after a connection error) when it fails.
+  private func handshake(_ frame: Taskwire_V1_Frame, writer: FrameWriter) async -> CallContext? {
+    guard frame.callID == 0, case .hello(let hello)? = frame.body else {
+      await writer.connectionError(
+        WireStatus(.unauthenticated, "the first frame must be a hello with call_id 0")
+      )
+      return nil
+    }
+    guard hello.protocolVersion == taskwireProtocolVersion else {
+      await writer.connectionError(
+        WireStatus(
+          .failedPrecondition,
+          "protocol version \(hello.protocolVersion) is not supported; this server speaks \(taskwireProtocolVersion)"
+        )
+      )
+      return nil
+    }
+    let principal: Principal
+    switch await self.router.authenticate(token: hello.token) {
+    case .success(let found): principal = found
+    case .failure(let status):
+      await writer.connectionError(status)
+      return nil
+    }
+    let connectionID = randomIdentifier()
+    let context = CallContext(
+      connectionID: connectionID,
+      workerID: hello.instanceID.isEmpty ? connectionID : hello.instanceID,
+      clientName: String(hello.clientName.prefix(200)),
+      address: self.channel.channel.remoteAddress?.description ?? "unknown",
+      principal: principal
+    )
+    var reply = Taskwire_V1_Frame()
+    reply.helloReply.protocolVersion = taskwireProtocolVersion
+    reply.helloReply.serverVersion = taskwireVersion
+    reply.helloReply.role = principal.role.proto
+    reply.helloReply.connectionID = connectionID
+    reply.helloReply.limits.maxFrameBytes = UInt32(self.limits.maxFrameBytes)
+    reply.helloReply.limits.maxPayloadBytes = UInt32(self.limits.maxPayloadBytes)
+    reply.helloReply.limits.maxConcurrentCalls = UInt32(self.limits.maxConcurrentCalls)
+    reply.helloReply.limits.heartbeatIntervalMs = UInt64(self.router.defaultHeartbeatIntervalMs)
+    reply.helloReply.limits.idleTimeoutMs = UInt64(self.limits.idleTimeout.milliseconds)
+    await writer.write([reply])
+    return context
+  }
+
+  /// Routes one batch of frames. Returns `false` when the connection must close.
+  private func process(
+    _ frames: [Taskwire_V1_Frame],
+    context: CallContext,
+    calls: CallTable,
+    writer: FrameWriter,
+    group: inout ThrowingDiscardingTaskGroup<any Error>
+  ) async -> Bool {
+    var immediate: [Taskwire_V1_Frame] = []
+    defer {
+      if !immediate.isEmpty {
+        let answers = immediate
+        group.addTask { await writer.write(answers) }
+      }
+    }
+    for frame in frames {
+      let id = frame.callID
+      guard let body = frame.body else {
+        immediate.append(.answer(id, .error(WireStatus(.invalidArgument, "frame has no body").proto)))
+        continue
+      }
+      if id == 0 {
+        switch body {
+        case .ping(let ping):
+          var pong = Taskwire_V1_Frame()
+          pong.pong.nonce = ping.nonce
+          immediate.append(pong)
+        case .pong:
+          break
+        default:
+          await writer.connectionError(
+            WireStatus(.invalidArgument, "call_id 0 carries only ping and pong after the hello")
+          )
+          return false
+        }
+        continue
+      }
+      if case .cancelCall = body {
+        calls.cancel(id)
+        continue
+      }
+      guard let allowed = CallPermissions.allows(context.principal.role.proto, body) else {
+        immediate.append(
+          .answer(id, .error(WireStatus(.invalidArgument, "frame body is not a request").proto))
+        )
+        continue
+      }
+      guard allowed else {
+        immediate.append(
+          .answer(
+            id,
+            .error(
+              WireStatus(
+                .permissionDenied,
+                "role \(context.principal.role.proto.name) may not call \(body.callName)"
+              ).proto
+            )
+          )
+        )
+        continue
+      }
+      let isWatch: Bool
+      let isLong: Bool
+      switch body {
+      case .watchRequest: (isWatch, isLong) = (true, true)
+      case .leaseRequest(let lease): (isWatch, isLong) = (false, lease.waitMs > 0)
+      default: (isWatch, isLong) = (false, false)
+      }
+      let cancellation: CallCancellation
+      switch calls.begin(id, long: isLong) {
+      case .admitted(let admitted):
+        cancellation = admitted
+      case .duplicate:
+        await writer.connectionError(
+          WireStatus(.invalidArgument, "call_id \(id) is already in flight on this connection")
+        )
+        return false
+      case .tooMany(let inFlight):
+        let status = WireStatus.limit(
+          "max_concurrent_calls",
+          limit: calls.maxConcurrentCalls,
+          observed: inFlight + 1,
+          what: "calls in flight on this connection"
+        )
+        immediate.append(.answer(id, isWatch ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto)))
+        continue
+      case .draining:
+        let status = WireStatus(.unavailable, "server is shutting down; reconnect")
+        immediate.append(.answer(id, isWatch ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto)))
+        continue
+      }
+      let router = self.router
+      if case .watchRequest(let request) = body {
+        group.addTask {
+          let end = await router.watch(request, context: context, cancellation: cancellation) {
+            events in await writer.write(events.map { .answer(id, .watchEvent($0)) })
+          }
+          calls.end(id)
+          await writer.write([.answer(id, .streamEnd(.with { $0.status = end.proto }))])
+        }
+      } else {
+        group.addTask {
+          let answer =
+            await runCancellable({ await router.unary(body, context: context) }, cancelledBy: cancellation)
+            ?? .error(cancellation.status.proto)
+          calls.end(id)
+          await writer.write([.answer(id, answer)])
+        }
+      }
+    }
+    return true
+  }
+}
+
+extension CallCancellation {
+  /// The status a call cut short by this signal answers with.
+  var status: WireStatus {
+    switch self.reason {
+    case .shutdown: WireStatus(.unavailable, "server is shutting down; retry on another connection")
+    case .cancelledByClient, nil: WireStatus(.cancelled, "call cancelled by the client")
+    }
+  }
+}
+
+extension Taskwire_V1_Frame {
+  /// A frame answering call `id`.
+  static func answer(_ id: UInt64, _ body: Taskwire_V1_Frame.OneOf_Body) -> Taskwire_V1_Frame {
+    var frame = Taskwire_V1_Frame()
+    frame.callID = id
+    frame.body = body
+    return frame
+  }
+}
+
+extension Taskwire_V1_Role {
+  /// The documented name (`client`, `worker`, `admin`).
+  var name: String {
+    switch self {
+    case .client: "client"
+    case .worker: "worker"
+    case .admin: "admin"
+    case .unspecified, .UNRECOGNIZED: "none"
+    }
+  }
+}
+
+extension Taskwire_V1_Frame.OneOf_Body {
+  /// The call's name as docs/protocol.md spells it (e.g. `lease_request`).
+  var callName: String {
+    let text = String(describing: self)
+    return String(text.prefix { $0 != "(" })
+  }
+}
+
+/// 16 random bytes as 32 lowercase hex characters.
+func randomIdentifier() -> String {
+  var generator = SystemRandomNumberGenerator()
+  let high = generator.next() as UInt64
+  let low = generator.next() as UInt64
+  return String(high, radix: 16).leftPadded(to: 16) + String(low, radix: 16).leftPadded(to: 16)
+}
+
+extension String {
+  fileprivate func leftPadded(to length: Int) -> String {
+    String(repeating: "0", count: max(0, length - self.count)) + self
+  }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The one binary: `serve`, and (as they land) the client subcommands, `work` and `bench`.
+@main
+struct TaskwireCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "taskwire",
+    abstract: "Taskwire: a networked task queue.",
+    subcommands: [ServeCommand.self]
+  )
+}

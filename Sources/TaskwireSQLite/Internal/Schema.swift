@@ -1,0 +1,153 @@
+/// The versioned schema. `PRAGMA user_version` holds how many migrations are applied; each runs
+/// in its own transaction at open. Append new migrations; never edit an applied one.
+enum Schema {
+  static let migrations: [String] = [
+    // 1: tasks, attempt history, event log, idempotency keys, queues, tokens, meta.
+    """
+    CREATE TABLE tasks (
+      rid INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      queue TEXT NOT NULL,
+      type TEXT NOT NULL,
+      payload BLOB NOT NULL,
+      content_type TEXT NOT NULL,
+      priority INTEGER NOT NULL,
+      run_at_ms INTEGER NOT NULL,
+      idem_key TEXT NOT NULL,
+      max_attempts INTEGER NOT NULL,
+      retry_kind INTEGER NOT NULL,
+      retry_initial_ms INTEGER NOT NULL,
+      retry_multiplier REAL NOT NULL,
+      retry_max_ms INTEGER NOT NULL,
+      retry_jitter REAL NOT NULL,
+      lease_duration_ms INTEGER NOT NULL,
+      execution_timeout_ms INTEGER NOT NULL,
+      metadata BLOB NOT NULL,
+      parent_id TEXT NOT NULL,
+      clean_on_success INTEGER NOT NULL,
+      created_by TEXT NOT NULL,
+      state INTEGER NOT NULL,
+      attempt INTEGER NOT NULL,
+      progress INTEGER NOT NULL DEFAULT 0,
+      progress_message TEXT NOT NULL DEFAULT '',
+      last_error TEXT NOT NULL DEFAULT '',
+      result BLOB,
+      result_content_type TEXT NOT NULL DEFAULT '',
+      worker_id TEXT NOT NULL DEFAULT '',
+      lease_token TEXT NOT NULL DEFAULT '',
+      lease_deadline_ms INTEGER NOT NULL DEFAULT 0,
+      attempt_started_ms INTEGER NOT NULL DEFAULT 0,
+      expire_ms INTEGER,
+      created_ms INTEGER NOT NULL,
+      started_ms INTEGER NOT NULL DEFAULT 0,
+      finished_ms INTEGER NOT NULL DEFAULT 0,
+      updated_ms INTEGER NOT NULL,
+      next_run_ms INTEGER NOT NULL DEFAULT 0,
+      cancel_requested INTEGER NOT NULL DEFAULT 0,
+      cancel_reason TEXT NOT NULL DEFAULT '',
+      last_seq INTEGER NOT NULL
+    );
+    CREATE INDEX tasks_ready ON tasks(queue, priority DESC, run_at_ms) WHERE state = 1;
+    CREATE INDEX tasks_ready_type ON tasks(queue, type, priority DESC, run_at_ms) WHERE state = 1;
+    CREATE INDEX tasks_due ON tasks(next_run_ms) WHERE state IN (2, 4);
+    CREATE INDEX tasks_expire ON tasks(expire_ms) WHERE state = 3;
+    CREATE INDEX tasks_finished ON tasks(finished_ms) WHERE state IN (5, 6, 7);
+    CREATE INDEX tasks_created_by ON tasks(created_by) WHERE created_by <> '';
+
+    CREATE TABLE attempts (
+      rid INTEGER PRIMARY KEY,
+      task_id TEXT NOT NULL,
+      number INTEGER NOT NULL,
+      worker_id TEXT NOT NULL,
+      lease_token TEXT NOT NULL,
+      started_ms INTEGER NOT NULL,
+      ended_ms INTEGER NOT NULL DEFAULT 0,
+      outcome INTEGER NOT NULL,
+      error TEXT NOT NULL DEFAULT '',
+      result_size INTEGER NOT NULL DEFAULT 0,
+      answer_state INTEGER NOT NULL DEFAULT 0,
+      answer_next_run_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attempts_task ON attempts(task_id);
+
+    CREATE TABLE events (
+      seq INTEGER PRIMARY KEY,
+      task_id TEXT NOT NULL,
+      kind INTEGER NOT NULL,
+      state INTEGER NOT NULL,
+      attempt INTEGER NOT NULL,
+      progress INTEGER NOT NULL,
+      message TEXT NOT NULL,
+      error TEXT NOT NULL,
+      result_size INTEGER NOT NULL,
+      time_ms INTEGER NOT NULL,
+      queue TEXT NOT NULL,
+      type TEXT NOT NULL,
+      next_run_ms INTEGER NOT NULL
+    );
+
+    CREATE TABLE idempotency_keys (
+      queue TEXT NOT NULL,
+      key TEXT NOT NULL,
+      task_id TEXT NOT NULL,
+      fingerprint BLOB NOT NULL,
+      created_ms INTEGER NOT NULL,
+      final_state INTEGER NOT NULL DEFAULT 0,
+      finished_ms INTEGER NOT NULL DEFAULT 0,
+      expires_ms INTEGER,
+      PRIMARY KEY (queue, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX idempotency_expiry ON idempotency_keys(expires_ms) WHERE expires_ms IS NOT NULL;
+
+    CREATE TABLE queues (
+      name TEXT PRIMARY KEY,
+      paused INTEGER NOT NULL DEFAULT 0,
+      pending INTEGER NOT NULL DEFAULT 0,
+      scheduled INTEGER NOT NULL DEFAULT 0,
+      running INTEGER NOT NULL DEFAULT 0,
+      retrying INTEGER NOT NULL DEFAULT 0,
+      succeeded INTEGER NOT NULL DEFAULT 0,
+      failed INTEGER NOT NULL DEFAULT 0,
+      cancelled INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+
+    CREATE TABLE tokens (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      role INTEGER NOT NULL,
+      hash TEXT NOT NULL,
+      created_ms INTEGER NOT NULL,
+      revoked_ms INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX tokens_active_name ON tokens(name) WHERE revoked_ms = 0;
+    CREATE INDEX tokens_hash ON tokens(hash);
+
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta(key, value) VALUES ('last_event_seq', 0);
+    """
+  ]
+
+  /// Applies the migrations the file lacks. Returns how many ran.
+  @discardableResult
+  static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Int {
+    let current = Int(try db.scalar("PRAGMA user_version") ?? 0)
+    guard current <= migrations.count else {
+      throw SQLiteError(
+        code: 1,
+        message:
+          "the database has schema version \(current); this build knows \(migrations.count)")
+    }
+    for version in current..<migrations.count {
+      try db.execute("BEGIN IMMEDIATE")
+      do {
+        try db.execute(migrations[version])
+        try db.execute("PRAGMA user_version = \(version + 1)")
+        try db.execute("COMMIT")
+      } catch {
+        try? db.execute("ROLLBACK")
+        throw error
+      }
+    }
+    return migrations.count - current
+  }
+}

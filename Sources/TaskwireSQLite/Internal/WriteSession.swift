@@ -1,0 +1,203 @@
+import Foundation
+import TaskwireCore
+import TaskwireStore
+
+/// Counts of tasks per state for one queue, plus its paused flag.
+struct QueueCounters {
+  var counts = [Int](repeating: 0, count: 8)
+  var paused = false
+
+  var waiting: Int {
+    counts[TaskState.pending.rawValue] + counts[TaskState.scheduled.rawValue]
+      + counts[TaskState.retrying.rawValue]
+  }
+}
+
+/// The writer's side of the database: the write connection and the in-memory state that goes
+/// with it (queue counters, paused flags, the event sequence). Lives on the writer thread only.
+///
+/// Every change to memory is undoable: an operation runs inside a savepoint, and if it throws,
+/// both its SQL and its memory changes are rolled back; if a group's COMMIT fails, everything
+/// since the group began is.
+final class WriteSession {
+  let db: SQLiteConnection
+  let policy: StorePolicy
+  let ids = TaskIDGenerator()
+  var random: SplitMix64
+
+  /// Queue counters including the changes of the open group.
+  private(set) var queues: [String: QueueCounters] = [:]
+  /// Events appended in the open group, in sequence order.
+  private(set) var events: [EventRecord] = []
+  /// The last sequence number assigned (open group included).
+  private(set) var lastSequence: UInt64
+  /// The last sequence number committed.
+  private(set) var committedSequence: UInt64
+
+  private enum Undo {
+    case count(queue: String, state: Int, delta: Int)
+    case paused(queue: String, old: Bool)
+    case created(queue: String)
+  }
+
+  private var undo: [Undo] = []
+  private var dirtyQueues: Set<String> = []
+
+  struct Mark {
+    fileprivate var undo: Int
+    fileprivate var events: Int
+    fileprivate var sequence: UInt64
+  }
+
+  init(db: SQLiteConnection, policy: StorePolicy, seed: UInt64?) throws(SQLiteError) {
+    self.db = db
+    self.policy = policy
+    var system = SystemRandomNumberGenerator()
+    self.random = SplitMix64(seed: seed ?? system.next())
+    let metaSeq = try db.scalar("SELECT value FROM meta WHERE key = 'last_event_seq'") ?? 0
+    let maxSeq = try db.scalar("SELECT max(seq) FROM events") ?? 0
+    self.lastSequence = UInt64(max(metaSeq, maxSeq))
+    self.committedSequence = lastSequence
+    let s = try db.statement(
+      """
+      SELECT name, paused, pending, scheduled, running, retrying, succeeded, failed, cancelled
+      FROM queues
+      """)
+    while try s.step() {
+      var counters = QueueCounters()
+      counters.paused = s.bool(1)
+      for state in TaskState.allCases { counters.counts[state.rawValue] = s.int(Int32(state.rawValue) + 1) }
+      queues[s.string(0)] = counters
+    }
+    s.reset()
+  }
+
+  // MARK: Groups and savepoints
+
+  var mark: Mark { Mark(undo: undo.count, events: events.count, sequence: lastSequence) }
+
+  /// Undoes the memory changes made since `mark`.
+  func rollback(to mark: Mark) {
+    while undo.count > mark.undo {
+      switch undo.removeLast() {
+      case .count(let queue, let state, let delta): queues[queue]?.counts[state] -= delta
+      case .paused(let queue, let old): queues[queue]?.paused = old
+      case .created(let queue): queues[queue] = nil
+      }
+    }
+    events.removeSubrange(mark.events...)
+    lastSequence = mark.sequence
+  }
+
+  /// Writes the group's bookkeeping (queue rows, the sequence) before COMMIT.
+  func writeGroupState() throws(SQLiteError) {
+    if !dirtyQueues.isEmpty {
+      let s = try db.statement(
+        """
+        INSERT INTO queues(name, paused, pending, scheduled, running, retrying, succeeded, failed,
+          cancelled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(name) DO UPDATE SET paused = excluded.paused, pending = excluded.pending,
+          scheduled = excluded.scheduled, running = excluded.running,
+          retrying = excluded.retrying, succeeded = excluded.succeeded,
+          failed = excluded.failed, cancelled = excluded.cancelled
+        """)
+      for name in dirtyQueues {
+        guard let counters = queues[name] else { continue }
+        s.reset()
+        s.bind(0, name)
+        s.bind(1, counters.paused)
+        for state in TaskState.allCases {
+          s.bind(Int32(state.rawValue) + 1, counters.counts[state.rawValue])
+        }
+        _ = try s.step()
+      }
+      s.reset()
+    }
+    if lastSequence != committedSequence {
+      try db.run("UPDATE meta SET value = ? WHERE key = 'last_event_seq'") {
+        $0.bind(0, Int64(lastSequence))
+      }
+    }
+  }
+
+  /// The group committed: forget the undo log; returns the group's events.
+  func groupCommitted() -> [EventRecord] {
+    undo.removeAll(keepingCapacity: true)
+    dirtyQueues.removeAll(keepingCapacity: true)
+    committedSequence = lastSequence
+    let result = events
+    events.removeAll(keepingCapacity: true)
+    return result
+  }
+
+  /// The group failed: undo everything since it began.
+  func groupFailed() {
+    rollback(to: Mark(undo: 0, events: 0, sequence: committedSequence))
+    dirtyQueues.removeAll(keepingCapacity: true)
+  }
+
+  // MARK: Counters
+
+  func counters(_ queue: String) -> QueueCounters? { queues[queue] }
+
+  private func ensureQueue(_ queue: String) {
+    if queues[queue] == nil {
+      queues[queue] = QueueCounters()
+      undo.append(.created(queue: queue))
+    }
+  }
+
+  /// Counts a task moving from `old` to `new` (`nil`: it did not exist / no longer exists).
+  func move(queue: String, from old: TaskState?, to new: TaskState?) {
+    guard old != new else { return }
+    ensureQueue(queue)
+    dirtyQueues.insert(queue)
+    if let old {
+      queues[queue]!.counts[old.rawValue] -= 1
+      undo.append(.count(queue: queue, state: old.rawValue, delta: -1))
+    }
+    if let new {
+      queues[queue]!.counts[new.rawValue] += 1
+      undo.append(.count(queue: queue, state: new.rawValue, delta: 1))
+    }
+  }
+
+  func setPaused(queue: String, paused: Bool) {
+    ensureQueue(queue)
+    dirtyQueues.insert(queue)
+    undo.append(.paused(queue: queue, old: queues[queue]!.paused))
+    queues[queue]!.paused = paused
+  }
+
+  // MARK: Events
+
+  /// The sequence number the next event gets.
+  var nextSequence: UInt64 { lastSequence + 1 }
+
+  /// Appends an event (its sequence is the next one) and returns its sequence.
+  @discardableResult
+  func append(_ event: EventRecord) throws(SQLiteError) -> UInt64 {
+    var event = event
+    lastSequence += 1
+    event.sequence = lastSequence
+    let s = try db.statement(
+      "INSERT INTO events(\(TaskRow.eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    s.bind(0, Int64(event.sequence))
+    s.bind(1, event.taskID)
+    s.bind(2, event.kind.rawValue)
+    s.bind(3, event.state.rawValue)
+    s.bind(4, event.attempt)
+    s.bind(5, event.progress)
+    s.bind(6, event.message)
+    s.bind(7, event.error)
+    s.bind(8, event.resultSize)
+    s.bind(9, event.timeMs)
+    s.bind(10, event.queue)
+    s.bind(11, event.type)
+    s.bind(12, event.nextRunMs)
+    _ = try s.step()
+    s.reset()
+    events.append(event)
+    return event.sequence
+  }
+}

@@ -1,0 +1,197 @@
+import CSQLite
+import Foundation
+import Logging
+import Synchronization
+import TaskwireStore
+
+/// One operation for the writer.
+struct WriteOperation: Sendable {
+  /// Runs the operation in its own savepoint inside the group transaction. Returns whether it
+  /// failed (its savepoint is then rolled back) and what to call once the group has committed
+  /// (`nil`) or failed to commit (the error).
+  let run: @Sendable (WriteSession) -> (failed: Bool, finish: @Sendable (StoreError?) -> Void)
+  /// Answers the caller when the operation cannot run at all.
+  let reject: @Sendable (StoreError) -> Void
+}
+
+/// A queued job for the writer thread.
+enum WriterJob: Sendable {
+  case write(WriteOperation)
+  /// Close the connection after the queued work; then call this.
+  case close(@Sendable () -> Void)
+}
+
+/// Counters of the writer, for tests and metrics.
+final class WriterCounters: Sendable {
+  /// Group transactions committed (each is one fsync in `full` mode).
+  let commits = Atomic<Int>(0)
+  /// Operations that ran inside them.
+  let operations = Atomic<Int>(0)
+  /// The last committed event sequence.
+  let latestSequence = Atomic<UInt64>(0)
+}
+
+/// The writer thread's state: the write connection and its session. Touched only on that thread.
+final class WriterContext {
+  let configuration: SQLiteTaskStore.Configuration
+  let counters: WriterCounters
+  var session: WriteSession?
+  var openError: StoreError?
+  var opened = false
+
+  init(configuration: SQLiteTaskStore.Configuration, counters: WriterCounters) {
+    self.configuration = configuration
+    self.counters = counters
+  }
+
+  private func open() {
+    opened = true
+    do throws(SQLiteError) {
+      let db = try SQLiteConnection(
+        path: configuration.path, readOnly: false, vfs: configuration.testing.vfs)
+      do throws(SQLiteError) {
+        try db.execute("PRAGMA journal_mode = WAL")
+        let synchronous: String
+        if configuration.testing.synchronousOff {
+          synchronous = "OFF"
+        } else {
+          synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        }
+        try db.execute(
+          """
+          PRAGMA synchronous = \(synchronous);
+          PRAGMA temp_store = MEMORY;
+          PRAGMA cache_size = -32768;
+          PRAGMA foreign_keys = OFF;
+          """)
+        try Schema.migrate(db)
+        let session = try WriteSession(
+          db: db, policy: configuration.policy, seed: configuration.randomSeed)
+        counters.latestSequence.store(session.committedSequence, ordering: .releasing)
+        self.session = session
+      } catch {
+        db.close()
+        throw error
+      }
+    } catch {
+      configuration.logger.error("cannot open the task store", metadata: ["error": "\(error)"])
+      openError = .unavailable("cannot open \(configuration.path): \(error)")
+    }
+  }
+
+  func handle(_ jobs: [WriterJob]) {
+    if !opened { open() }
+    var group: [WriteOperation] = []
+    group.reserveCapacity(jobs.count)
+    for job in jobs {
+      switch job {
+      case .write(let operation):
+        group.append(operation)
+      case .close(let done):
+        if !group.isEmpty { runGroup(group) }
+        group.removeAll()
+        session?.db.close()
+        session = nil
+        openError = .unavailable("the task store is closed")
+        done()
+      }
+    }
+    if !group.isEmpty { runGroup(group) }
+  }
+
+  /// Group commit: every operation in its own savepoint, one COMMIT (one fsync) for all.
+  private func runGroup(_ operations: [WriteOperation]) {
+    guard let session else {
+      let error = openError ?? .unavailable("the task store is closed")
+      for operation in operations { operation.reject(error) }
+      return
+    }
+    let db = session.db
+    do {
+      try db.run("BEGIN IMMEDIATE")
+    } catch {
+      configuration.logger.error("cannot begin a transaction", metadata: ["error": "\(error)"])
+      try? db.run("ROLLBACK")
+      for operation in operations { operation.reject(error.storeError) }
+      return
+    }
+    var finishes: [@Sendable (StoreError?) -> Void] = []
+    finishes.reserveCapacity(operations.count)
+    var rejected: [(WriteOperation, StoreError)] = []
+    for operation in operations {
+      let mark = session.mark
+      do {
+        try db.run("SAVEPOINT op")
+      } catch {
+        rejected.append((operation, error.storeError))
+        continue
+      }
+      let (failed, finish) = operation.run(session)
+      if failed {
+        try? db.run("ROLLBACK TO op")
+        session.rollback(to: mark)
+      }
+      try? db.run("RELEASE op")
+      finishes.append(finish)
+    }
+    do {
+      try session.writeGroupState()
+      try db.run("COMMIT")
+    } catch {
+      configuration.logger.error("group commit failed", metadata: ["error": "\(error)"])
+      try? db.run("ROLLBACK")
+      session.groupFailed()
+      for finish in finishes { finish(error.storeError) }
+      for (operation, error) in rejected { operation.reject(error) }
+      return
+    }
+    let events = session.groupCommitted()
+    counters.commits.add(1, ordering: .relaxed)
+    counters.operations.add(operations.count, ordering: .relaxed)
+    counters.latestSequence.store(session.committedSequence, ordering: .releasing)
+    if !events.isEmpty, let onCommit = configuration.onCommit { onCommit(events) }
+    for finish in finishes { finish(nil) }
+    for (operation, error) in rejected { operation.reject(error) }
+  }
+}
+
+/// A queued job for a reader thread.
+enum ReaderJob: Sendable {
+  case read(@Sendable (SQLiteConnection?, StoreError?) -> Void)
+  case close(@Sendable () -> Void)
+}
+
+/// A reader thread's connection, opened on first use. Touched only on that thread.
+final class ReaderContext {
+  let configuration: SQLiteTaskStore.Configuration
+  var db: SQLiteConnection?
+  var error: StoreError?
+
+  init(configuration: SQLiteTaskStore.Configuration) {
+    self.configuration = configuration
+  }
+
+  func handle(_ jobs: [ReaderJob]) {
+    for job in jobs {
+      switch job {
+      case .read(let body):
+        if db == nil, error == nil {
+          do {
+            let db = try SQLiteConnection(
+              path: configuration.path, readOnly: false, vfs: configuration.testing.vfs)
+            try db.execute("PRAGMA query_only = 1; PRAGMA cache_size = -16384")
+            self.db = db
+          } catch {
+            self.error = .unavailable("cannot open \(configuration.path) for reading: \(error)")
+          }
+        }
+        body(db, error)
+      case .close(let done):
+        db?.close()
+        db = nil
+        error = .unavailable("the task store is closed")
+        done()
+      }
+    }
+  }
+}

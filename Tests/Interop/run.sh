@@ -213,17 +213,19 @@ s_killed_worker() { # a C worker killed mid-task: another worker gets the task a
   expect_line "$WORK/kill-watch.log" '^state SUCCEEDED attempt 2$' "SUCCEEDED on attempt 2"
 }
 
-s_cancel_running() { # cancel of a running task: the C worker is told (push or heartbeat), acks, CANCELLED
+s_cancel_running() { # cancel of a running task: the pushed cancel notice reaches the C worker, which acks
   local t id; t=$(uniq_type c-cancel)
   "$S" --data-dir "$DATA" --type "$t" --payload '{}' --no-wait >"$WORK/cancel-submit.log" 2>&1 ||
     { cat "$WORK/cancel-submit.log"; return 1; }
   id=$(awk '/^submitted /{print $2}' "$WORK/cancel-submit.log")
-  spawn "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 200 --step-ms 100 >"$WORK/cancel-w.log" 2>&1
+  # No heartbeats: the worker can only learn of the cancel from the pushed CancelNotice frame.
+  spawn "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 200 --step-ms 100 --no-heartbeat >"$WORK/cancel-w.log" 2>&1
   local wpid=$BG
-  wait_for_line "$WORK/cancel-w.log" "^progress $id " 15 "$wpid" || { cat "$WORK/cancel-w.log"; return 1; }
+  wait_for_line "$WORK/cancel-w.log" "^leased $id " 15 "$wpid" || { cat "$WORK/cancel-w.log"; return 1; }
   "$S" --data-dir "$DATA" --cancel "$id" --timeout-ms 20000 >"$WORK/cancel-watch.log" 2>&1
   wait_pid "$wpid" 20 || { cat "$WORK/cancel-w.log"; return 1; }
-  expect_line "$WORK/cancel-w.log" "^cancelled $id" "the worker's cancel ack" &&
+  expect_line "$WORK/cancel-w.log" "^cancel-notice $id \(pushed\)" "the pushed cancel notice" &&
+    expect_line "$WORK/cancel-w.log" "^cancelled $id" "the worker's cancel ack" &&
     expect_line "$WORK/cancel-watch.log" '^state CANCELLED' "a CANCELLED task"
 }
 

@@ -8,7 +8,8 @@
  *   worker --data-dir DIR --type resize [--queue Q] [--steps 4] [--step-ms 200] [--max-tasks N]
  *
  * Output (one line per event, for scripts): "leased ID attempt N", "progress ID P",
- * "completed ID", "failed ID STATE", "LEASE_LOST ID", "cancelled ID", "released ID".
+ * "completed ID", "failed ID STATE", "LEASE_LOST ID", "cancel-notice ID (pushed|heartbeat)",
+ * "cancelled ID", "released ID".
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -78,7 +79,10 @@ static enum outcome run_task(tw_client *c, const worker_opts *o, const tw_leased
       }
       return STOPPED;
     }
-    if (tw_cancel_noticed(c, t->id)) cancel = 1;
+    if (!cancel && tw_cancel_noticed(c, t->id)) {
+      printf("cancel-notice %s (pushed)\n", t->id);
+      cancel = 1;
+    }
     if (!o->no_heartbeat) {
       int pct = step * 100 / o->steps;
       char msg[64];
@@ -94,7 +98,10 @@ static enum outcome run_task(tw_client *c, const worker_opts *o, const tw_leased
         return st.local ? BROKEN : LOST;
       }
       printf("progress %s %d\n", t->id, pct);
-      if (cancel_requested) cancel = 1;
+      if (cancel_requested && !cancel) {
+        printf("cancel-notice %s (heartbeat)\n", t->id);
+        cancel = 1;
+      }
     }
     if (cancel) break;
   }

@@ -155,6 +155,10 @@ s_python() { # a Python client written from docs/protocol.md: hello, submit, lea
   "$PY" "$ROOT/Tests/Interop/python/taskwire_client.py" --data-dir "$DATA" --proto-dir "$ROOT/Proto"
 }
 
+s_protocol_rules() { # the server against docs/protocol.md, rule by rule (framing, calls, roles, watch)
+  "$PY" "$ROOT/Tests/Interop/python/protocol_probe.py" --data-dir "$DATA" --proto-dir "$ROOT/Proto"
+}
+
 s_bad_token() { # the C client with a bad token gets UNAUTHENTICATED
   local rc=0
   "$S" --data-dir "$DATA" --token tw_not_a_real_token --type x --no-wait >"$WORK/badtoken.log" 2>&1 || rc=$?
@@ -288,7 +292,7 @@ swift_ready() { # NAME: which CLI features a Swift-side scenario needs
 
 # ---- driver ---------------------------------------------------------------------------------
 
-ALL=(frame_reader_valgrind c_end_to_end python bad_token payload_limit lease_lost killed_worker
+ALL=(frame_reader_valgrind c_end_to_end python protocol_rules bad_token payload_limit lease_lost killed_worker
   cancel_running valgrind_examples swift_submit_to_c_worker c_submit_to_swift_worker)
 
 run_scenario() {

@@ -159,6 +159,18 @@ s_protocol_rules() { # the server against docs/protocol.md, rule by rule (framin
   "$PY" "$ROOT/Tests/Interop/python/protocol_probe.py" --data-dir "$DATA" --proto-dir "$ROOT/Proto"
 }
 
+s_graceful_shutdown() { # a second server, SIGTERMed with a waiting lease and a live watch
+  local d="$WORK/shutdown-data" pid i rc=0
+  mkdir -p "$d"
+  "$TASKWIRE_BIN" serve --data-dir "$d" --listen 127.0.0.1:0 >"$WORK/shutdown-server.log" 2>&1 &
+  pid=$!
+  for ((i = 0; i < 600; i++)); do [[ -s "$d/address" ]] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  [[ -s "$d/address" ]] || { log "  second server did not start"; tail "$WORK/shutdown-server.log"; return 1; }
+  "$PY" "$ROOT/Tests/Interop/python/protocol_probe.py" --data-dir "$d" --proto-dir "$ROOT/Proto" --shutdown-pid "$pid" || rc=1
+  wait_pid "$pid" 30 || { log "  the server did not exit 0 after SIGTERM"; rc=1; }
+  return $rc
+}
+
 s_bad_token() { # the C client with a bad token gets UNAUTHENTICATED
   local rc=0
   "$S" --data-dir "$DATA" --token tw_not_a_real_token --type x --no-wait >"$WORK/badtoken.log" 2>&1 || rc=$?
@@ -293,7 +305,7 @@ swift_ready() { # NAME: which CLI features a Swift-side scenario needs
 # ---- driver ---------------------------------------------------------------------------------
 
 ALL=(frame_reader_valgrind c_end_to_end python protocol_rules bad_token payload_limit lease_lost killed_worker
-  cancel_running valgrind_examples swift_submit_to_c_worker c_submit_to_swift_worker)
+  cancel_running valgrind_examples graceful_shutdown swift_submit_to_c_worker c_submit_to_swift_worker)
 
 run_scenario() {
   local name=$1

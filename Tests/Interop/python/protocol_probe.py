@@ -9,6 +9,7 @@ any rule was broken. Uses the Client of taskwire_client.py (written from the doc
 
 import argparse
 import os
+import signal
 import socket
 import ssl
 import struct
@@ -357,14 +358,50 @@ class Probe:
         admin.close()
 
 
+    def shutdown(self, server_pid):
+        """Graceful shutdown: go_away, waiting long polls end UNAVAILABLE, watches end UNAVAILABLE
+        with resume_from. Sends SIGTERM to server_pid itself."""
+        T = self.calls_pb2
+        c = self.client()
+        task = c.call("submit_request", T.SubmitRequest(task=self.task_pb2.TaskSpec(type="sd-" + self.tag))).task
+        c.send(self.frame(1, lease_request=T.LeaseRequest(types=["none-" + self.tag], wait_ms=30000)))
+        c.send(self.frame(2, watch_request=T.WatchRequest(task_ids=[task.id])))
+        f = c.recv()
+        self.check(f.call_id == 2 and f.WhichOneof("body") == "watch_event", "shutdown setup: the watch is live")
+        os.kill(server_pid, signal.SIGTERM)
+        frames = []
+        try:
+            while True:
+                frames.append(c.recv())
+        except (twc.TaskwireError, OSError, ssl.SSLError):
+            pass
+        kinds = [(f.call_id, f.WhichOneof("body")) for f in frames]
+        self.check((0, "go_away") in kinds, "shutdown: the server sends go_away", kinds)
+        lease_end = next((f for f in frames if f.call_id == 1), None)
+        self.check(lease_end is not None and lease_end.WhichOneof("body") == "error" and self.code(lease_end.error) == "UNAVAILABLE",
+                   "shutdown: a waiting lease long poll ends with error UNAVAILABLE",
+                   "no answer before the close" if lease_end is None else str(lease_end).replace("\n", " "))
+        watch_end = next((f for f in frames if f.call_id == 2 and f.WhichOneof("body") == "stream_end"), None)
+        self.check(watch_end is not None and self.code(watch_end.stream_end.status) == "UNAVAILABLE",
+                   "shutdown: a watch ends with stream_end UNAVAILABLE",
+                   "no stream_end" if watch_end is None else str(watch_end).replace("\n", " "))
+        self.check(watch_end is not None and watch_end.stream_end.status.resume_from > 0,
+                   "shutdown: … carrying resume_from",
+                   "no stream_end" if watch_end is None else f"resume_from {watch_end.stream_end.status.resume_from}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--proto-dir", default=twc.DEFAULT_PROTO_DIR)
+    ap.add_argument("--shutdown-pid", type=int, help="only the graceful-shutdown rules; SIGTERMs this server")
     args = ap.parse_args()
     address, token, ca = twc.read_dev_setup(args.data_dir)
     p = Probe(twc.generate_protos(args.proto_dir), address, ca, token)
-    for part in (p.handshake, p.framing, p.calls, p.tasks, p.watch, p.roles):
+    parts = (p.handshake, p.framing, p.calls, p.tasks, p.watch, p.roles)
+    if args.shutdown_pid:
+        parts = (lambda: p.shutdown(args.shutdown_pid),)
+    for part in parts:
         try:
             part()
         except Exception as e:  # a crash in one part is a failure of that part, not of the rest

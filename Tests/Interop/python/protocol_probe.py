@@ -150,6 +150,13 @@ class Probe:
         s = self.after_hello()
         s.sendall(b"\x00\x00\x00\x05\xff\xff\xff\xff\xff")
         self.expect_conn_error_then_close(s, "INVALID_ARGUMENT", "a body that is not a Frame: INVALID_ARGUMENT, close")
+        s = self.after_hello()
+        self.send_raw(s, self.hello_frame())
+        self.expect_conn_error_then_close(s, "INVALID_ARGUMENT", "a second hello (call_id 0, not ping/pong): INVALID_ARGUMENT, close")
+        # call_id 0 with no known body (a newer peer's frame): any call_id 0 error must be followed by close.
+        s = self.after_hello()
+        s.sendall(b"\x00\x00\x00\x03\xf8\x3f\x01")
+        self.expect_conn_error_then_close(s, "INVALID_ARGUMENT", "call_id 0 without a known body: connection error INVALID_ARGUMENT, close")
 
     def calls(self):
         c = self.client()

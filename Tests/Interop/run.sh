@@ -126,7 +126,8 @@ start_server() {
   done
   [[ -s "$DATA/address" ]] || { tail -30 "$WORK/server.log"; die "no $DATA/address after 60 s"; }
   [[ -s "$DATA/admin.token" && -s "$DATA/tls/ca.pem" ]] || die "server wrote no admin.token / tls/ca.pem"
-  log "interop: server pid $SERVER_PID at $(cat "$DATA/address")"
+  ADDRESS=$(cat "$DATA/address")
+  log "interop: server pid $SERVER_PID at $ADDRESS"
 }
 
 # ---- scenarios ------------------------------------------------------------------------------
@@ -180,6 +181,18 @@ s_bad_token() { # the C client with a bad token gets UNAUTHENTICATED
   "$W" --data-dir "$DATA" --token "" --type x --max-tasks 1 >"$WORK/badtoken-w.log" 2>&1 || rc=$?
   # An empty token is refused locally or by the server; either way it must not connect.
   [[ $rc -ne 0 ]] || { log "  worker with an empty token connected"; return 1; }
+}
+
+s_tls_verification() { # the C client verifies the server: by DNS name, by IP, and refuses a foreign CA
+  local port rc=0; port=${ADDRESS##*:}
+  "$S" --data-dir "$DATA" --address "localhost:$port" --type tls --no-wait >"$WORK/tls-name.log" 2>&1 ||
+    { log "  connecting as localhost failed"; cat "$WORK/tls-name.log"; return 1; }
+  "$S" --data-dir "$DATA" --address "127.0.0.1:$port" --type tls --no-wait >"$WORK/tls-ip.log" 2>&1 ||
+    { log "  connecting as 127.0.0.1 failed"; cat "$WORK/tls-ip.log"; return 1; }
+  # A PEM that is not the issuing CA (the leaf certificate itself): the handshake must be refused.
+  "$S" --data-dir "$DATA" --ca "$DATA/tls/server.pem" --type tls --no-wait >"$WORK/tls-ca.log" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] || { log "  a foreign CA was accepted (exit $rc)"; return 1; }
+  grep -q 'server certificate rejected' "$WORK/tls-ca.log" || { cat "$WORK/tls-ca.log"; return 1; }
 }
 
 s_payload_limit() { # a payload over max_payload: RESOURCE_EXHAUSTED for the call, connection stays
@@ -304,7 +317,7 @@ swift_ready() { # NAME: which CLI features a Swift-side scenario needs
 
 # ---- driver ---------------------------------------------------------------------------------
 
-ALL=(frame_reader_valgrind c_end_to_end python protocol_rules bad_token payload_limit lease_lost killed_worker
+ALL=(frame_reader_valgrind c_end_to_end python protocol_rules bad_token tls_verification payload_limit lease_lost killed_worker
   cancel_running valgrind_examples graceful_shutdown swift_submit_to_c_worker c_submit_to_swift_worker)
 
 run_scenario() {

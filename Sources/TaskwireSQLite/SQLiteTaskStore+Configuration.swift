@@ -33,7 +33,7 @@ extension SQLiteTaskStore {
     /// Where the store logs.
     public var logger: Logger
     /// Hooks for power-loss tests; leave them alone in production.
-    public var testing: Testing
+    public var testing: TestingHooks
 
     /// Creates a configuration.
     public init(
@@ -45,7 +45,7 @@ extension SQLiteTaskStore {
       relaxedSyncIntervalMs: Int = 50,
       onCommit: (@Sendable ([EventRecord]) -> Void)? = nil,
       logger: Logger = Logger(label: "taskwire.sqlite"),
-      testing: Testing = Testing()
+      testing: TestingHooks = TestingHooks()
     ) {
       self.path = path
       self.durability = durability
@@ -60,7 +60,7 @@ extension SQLiteTaskStore {
   }
 
   /// Testing hooks (power-cut tests). Production code leaves every field at its default.
-  public struct Testing: Sendable {
+  public struct TestingHooks: Sendable {
     /// The SQLite VFS the writer opens the file with (`nil`: the default, `unix`).
     public var vfs: String?
     /// Forces `synchronous=OFF`, to show that a power-cut test can fail.

@@ -36,3 +36,8 @@ extension Coordinator {
     self.workers.all
   }
 }
+
+extension Coordinator {
+  /// Long polls parked right now (for stats and tests).
+  public var waitingLeases: Int { self.dispatcher.waiting }
+}

@@ -13,8 +13,9 @@ public enum WatchItem: Sendable {
 
 /// How a watch ended.
 public enum WatchEnd: Sendable, Equatable {
-  /// The client cancelled it.
-  case cancelled
+  /// It was stopped (the client cancelled, or the server drains); `resumeFrom` is the last
+  /// sequence delivered.
+  case cancelled(resumeFrom: UInt64)
   /// The watcher fell behind its buffer limit; resume with `after_sequence = resumeFrom`.
   case lagging(resumeFrom: UInt64, limit: String)
   /// The resume point is older than the events kept: take a fresh snapshot.
@@ -119,15 +120,15 @@ public final class WatchHub: Sendable {
     }
 
     // Live: drain the buffer until stopped or cut off.
-    let caughtUp = delivered
     let floors = perTaskFloor
+    let lastDelivered = SequenceBox(delivered)
     return await withTaskGroup(of: WatchEnd?.self) { group in
       group.addTask {
         await stop()
-        return .cancelled
+        return .cancelled(resumeFrom: lastDelivered.value)
       }
       group.addTask {
-        var last = caughtUp
+        var last = lastDelivered.value
         while true {
           switch await subscriber.next() {
           case .events(let events):
@@ -139,6 +140,8 @@ public final class WatchHub: Sendable {
               last = max(last, fresh.last!.sequence)
             }
             if let newest = events.last?.sequence { last = max(last, newest) }
+            let delivered = last
+            lastDelivered.set(delivered)
           case .lagging(let limit):
             return .lagging(resumeFrom: last, limit: limit)
           case .shutdown:
@@ -151,7 +154,7 @@ public final class WatchHub: Sendable {
       let end = await group.next() ?? nil
       group.cancelAll()
       subscriber.cancel()
-      return end ?? .cancelled
+      return end ?? .cancelled(resumeFrom: lastDelivered.value)
     }
   }
 
@@ -171,4 +174,12 @@ public final class WatchHub: Sendable {
     }
     for subscriber in subscribers { subscriber.shutdown() }
   }
+}
+
+/// The last sequence a watch delivered, shared between its reader and its stop signal.
+final class SequenceBox: Sendable {
+  private let sequence: Mutex<UInt64>
+  init(_ value: UInt64) { self.sequence = Mutex(value) }
+  var value: UInt64 { self.sequence.withLock { $0 } }
+  func set(_ value: UInt64) { self.sequence.withLock { $0 = value } }
 }

@@ -1,6 +1,7 @@
 public import Logging
 import NIOCore
 import ServiceLifecycle
+public import UnixSignals
 import Foundation
 public import TaskwireCoordinator
 public import TaskwireCore
@@ -28,7 +29,13 @@ public final class EmbeddedServer: Sendable {
     /// Client CA for mutual TLS with the development certificate.
     public var clientCAPath: String?
     public var durability: SQLiteTaskStore.Durability = .full
-    public var maxPendingPerQueue = 1_000_000
+    /// Pending limits, retention of finished tasks, events and idempotency keys.
+    public var storePolicy = StorePolicy()
+    /// Pending tasks per queue (default 1,000,000).
+    public var maxPendingPerQueue: Int {
+      get { self.storePolicy.pendingLimit }
+      set { self.storePolicy.pendingLimit = newValue }
+    }
     public var limits = TaskwireServer.Configuration.Limits()
     public var coordinator = Coordinator.Configuration()
     public var clock: any WallClock = SystemWallClock()
@@ -91,9 +98,10 @@ public final class EmbeddedServer: Sendable {
     let storePath = (directory as NSString).appendingPathComponent("taskwire.sqlite")
     var storeConfiguration = SQLiteTaskStore.Configuration(path: storePath)
     storeConfiguration.durability = options.durability
-    storeConfiguration.maxPendingPerQueue = options.maxPendingPerQueue
+    storeConfiguration.policy = options.storePolicy
     storeConfiguration.onCommit = relay.listener
-    let store = try SQLiteTaskStore(configuration: storeConfiguration, logger: logger)
+    storeConfiguration.logger = logger
+    let store = try await SQLiteTaskStore(configuration: storeConfiguration)
     var coordinatorConfiguration = options.coordinator
     coordinatorConfiguration.maxPayloadBytes = options.limits.maxPayloadBytes
     let coordinator = Coordinator(

@@ -25,9 +25,11 @@ extension CallRouter {
       send: { items in await send(items.map(\.proto)) }
     )
     switch end {
-    case .cancelled:
+    case .cancelled(let resumeFrom):
       if cancellation.reason == .shutdown {
-        return WireStatus(.unavailable, "server is shutting down; resume on reconnect")
+        var status = WireStatus(.unavailable, "server is shutting down; resume from sequence \(resumeFrom)")
+        status.resumeFrom = resumeFrom
+        return status
       }
       return WireStatus(.cancelled, "watch cancelled by the client")
     case .lagging(let resumeFrom, let limit):

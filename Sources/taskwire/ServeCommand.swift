@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 import TaskwireCoordinator
 import TaskwireCore
 import TaskwireSQLite

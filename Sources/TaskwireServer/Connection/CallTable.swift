@@ -39,10 +39,15 @@ final class CallTable: Sendable {
     }
   }
 
-  /// Forgets call `id`; call it before writing the call's last frame so the id may be reused.
+  /// Forgets call `id`; call it before writing the call's last frame so the id may be reused,
+  /// and ``answered()`` after writing it.
   func end(_ id: UInt64) {
+    self.state.withLock { state in state.calls[id] = nil }
+  }
+
+  /// A call's last frame was written: when draining and nothing is left, the connection closes.
+  func answered() {
     let drained = self.state.withLock { state -> (@Sendable () -> Void)? in
-      state.calls[id] = nil
       if state.draining, state.calls.isEmpty, let drained = state.onDrained {
         state.onDrained = nil
         return drained

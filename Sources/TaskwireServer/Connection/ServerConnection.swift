@@ -135,26 +135,18 @@ struct ServerConnection {
     writer: FrameWriter,
     group: inout ThrowingDiscardingTaskGroup<any Error>
   ) async -> Bool {
+    // Answers made here (errors, pongs) are written by this loop itself: while the peer does not
+    // read, the loop waits, stops reading, and TCP pushes back — nothing piles up in memory.
     var immediate: [Taskwire_V1_Frame] = []
-    defer {
-      if !immediate.isEmpty {
-        let answers = immediate
-        group.addTask { await writer.write(answers) }
-      }
-    }
     for frame in frames {
       let id = frame.callID
-      guard let body = frame.body else {
-        immediate.append(.answer(id, .error(WireStatus(.invalidArgument, "frame has no body").proto)))
-        continue
-      }
       if id == 0 {
-        switch body {
-        case .ping(let ping):
+        switch frame.body {
+        case .ping(let ping)?:
           var pong = Taskwire_V1_Frame()
           pong.pong.nonce = ping.nonce
           immediate.append(pong)
-        case .pong:
+        case .pong?:
           break
         default:
           await writer.connectionError(
@@ -164,28 +156,12 @@ struct ServerConnection {
         }
         continue
       }
+      guard let body = frame.body else {
+        immediate.append(.answer(id, .error(WireStatus(.invalidArgument, "frame has no body").proto)))
+        continue
+      }
       if case .cancelCall = body {
         calls.cancel(id)
-        continue
-      }
-      guard let allowed = CallPermissions.allows(context.principal.role.proto, body) else {
-        immediate.append(
-          .answer(id, .error(WireStatus(.invalidArgument, "frame body is not a request").proto))
-        )
-        continue
-      }
-      guard allowed else {
-        immediate.append(
-          .answer(
-            id,
-            .error(
-              WireStatus(
-                .permissionDenied,
-                "role \(context.principal.role.proto.name) may not call \(body.callName)"
-              ).proto
-            )
-          )
-        )
         continue
       }
       let isWatch: Bool
@@ -194,6 +170,16 @@ struct ServerConnection {
       case .watchRequest: (isWatch, isLong) = (true, true)
       case .leaseRequest(let lease): (isWatch, isLong) = (false, lease.waitMs > 0)
       default: (isWatch, isLong) = (false, false)
+      }
+      guard let allowed = CallPermissions.allows(context.principal.role.proto, body) else {
+        immediate.append(.failure(id, WireStatus(.invalidArgument, "frame body is not a request")))
+        continue
+      }
+      guard allowed else {
+        let role = context.principal.role.proto.name
+        let status = WireStatus(.permissionDenied, "role \(role) may not call \(body.callName)")
+        immediate.append(.failure(id, status, stream: isWatch))
+        continue
       }
       let cancellation: CallCancellation
       switch calls.begin(id, long: isLong) {
@@ -211,11 +197,11 @@ struct ServerConnection {
           observed: inFlight + 1,
           what: "calls in flight on this connection"
         )
-        immediate.append(.answer(id, isWatch ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto)))
+        immediate.append(.failure(id, status, stream: isWatch))
         continue
       case .draining:
         let status = WireStatus(.unavailable, "server is shutting down; reconnect")
-        immediate.append(.answer(id, isWatch ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto)))
+        immediate.append(.failure(id, status, stream: isWatch))
         continue
       }
       let router = self.router
@@ -226,6 +212,7 @@ struct ServerConnection {
           }
           calls.end(id)
           await writer.write([.answer(id, .streamEnd(.with { $0.status = end.proto }))])
+          calls.answered()
         }
       } else {
         group.addTask {
@@ -234,9 +221,11 @@ struct ServerConnection {
             ?? .error(cancellation.status.proto)
           calls.end(id)
           await writer.write([.answer(id, answer)])
+          calls.answered()
         }
       }
     }
+    await writer.write(immediate)
     return true
   }
 }
@@ -252,6 +241,11 @@ extension CallCancellation {
 }
 
 extension Taskwire_V1_Frame {
+  /// The failure answer of call `id`: an `error`, or for a stream its `stream_end`.
+  static func failure(_ id: UInt64, _ status: WireStatus, stream: Bool = false) -> Taskwire_V1_Frame {
+    .answer(id, stream ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto))
+  }
+
   /// A frame answering call `id`.
   static func answer(_ id: UInt64, _ body: Taskwire_V1_Frame.OneOf_Body) -> Taskwire_V1_Frame {
     var frame = Taskwire_V1_Frame()

@@ -1,0 +1,122 @@
+import SwiftProtobuf
+import TaskwireCoordinator
+import TaskwireRuntime
+import TaskwireServer
+import TaskwireStore
+import Foundation
+import TaskwireProto
+import Testing
+
+@Suite("Multiplexed calls on one connection")
+struct MultiplexingTests {
+  @Test("100 pipelined calls are all answered, out of order, each by its id")
+  func pipelined() async throws {
+    try await withTestNode { node in
+      let worker = try await node.client(token: try await node.token(.worker))
+      // Call 1 is a long poll on an empty queue; calls 2...100 are quick. All go in one write.
+      var frames: [Taskwire_V1_Frame] = [
+        .request(1, .leaseRequest(.with {
+          $0.queues = ["pipelined"]
+          $0.waitMs = 30_000
+        }))
+      ]
+      for id in UInt64(2)...100 {
+        frames.append(.request(id, .healthRequest(.init())))
+      }
+      try await worker.send(frames)
+      var answered: [UInt64] = []
+      while answered.count < 99, let frame = await worker.next() {
+        guard case .healthResponse? = frame.body else {
+          Issue.record("unexpected frame \(frame)")
+          break
+        }
+        answered.append(frame.callID)
+      }
+      #expect(Set(answered) == Set(2...100))
+      // The long poll is still waiting; a submit from another connection wakes it at once.
+      let submitter = try await node.client()
+      let submitted = try await submitter.call(7, .submitRequest(.with {
+        $0.task.queue = "pipelined"
+        $0.task.type = "wake"
+      }))
+      guard case .submitResponse(let created)? = submitted else {
+        Issue.record("submit failed: \(String(describing: submitted))")
+        return
+      }
+      let leased = await worker.next(timeout: .seconds(5))
+      #expect(leased?.callID == 1, "the long poll answers after the 99 calls sent behind it")
+      guard case .leaseResponse(let lease)? = leased?.body else {
+        Issue.record("expected lease_response, got \(String(describing: leased))")
+        return
+      }
+      #expect(lease.tasks.map(\.id) == [created.task.id])
+    }
+  }
+
+  @Test("A cancelled watch ends with CANCELLED; a cancelled long poll answers CANCELLED")
+  func cancelCalls() async throws {
+    try await withTestNode { node in
+      let client = try await node.client()
+      try await client.send(.request(5, .watchRequest(.with { $0.filter.queues = ["nothing"] })))
+      try await client.send(.request(6, .leaseRequest(.with {
+        $0.queues = ["nothing"]
+        $0.waitMs = 60_000
+      })))
+      try await client.send(.request(5, .cancelCall(.init())), .request(6, .cancelCall(.init())))
+      var ends: [UInt64: Taskwire_V1_Frame] = [:]
+      while ends.count < 2, let frame = await client.next(timeout: .seconds(5)) {
+        ends[frame.callID] = frame
+      }
+      guard case .streamEnd(let end)? = ends[5]?.body else {
+        Issue.record("watch did not end: \(String(describing: ends[5]))")
+        return
+      }
+      #expect(end.status.code == .cancelled)
+      #expect(ends[6]?.body?.errorCode == .cancelled)
+      // The connection is still usable, and the ids can be reused.
+      guard case .healthResponse? = try await client.call(5, .healthRequest(.init())) else {
+        Issue.record("connection unusable after cancels")
+        return
+      }
+    }
+  }
+
+  @Test("The 101st concurrent call gets RESOURCE_EXHAUSTED naming the limit; the connection stays")
+  func concurrencyLimit() async throws {
+    try await withTestNode { node in
+      let worker = try await node.client(token: try await node.token(.worker))
+      let polls = (UInt64(1)...101).map { id in
+        Taskwire_V1_Frame.request(id, .leaseRequest(.with {
+          $0.queues = ["limit"]
+          $0.waitMs = 60_000
+        }))
+      }
+      try await worker.send(polls)
+      let refused = await worker.next(timeout: .seconds(5))
+      #expect(refused?.callID == 101)
+      #expect(refused?.status?.code == .resourceExhausted)
+      #expect(refused?.status?.limitName == "max_concurrent_calls")
+      #expect(refused?.status?.limitValue == 100)
+      #expect(refused?.status?.observedValue == 101)
+      try await worker.send(.request(1, .cancelCall(.init())))
+      #expect(await worker.next(timeout: .seconds(5))?.body?.errorCode == .cancelled)
+    }
+  }
+
+  @Test("Ping is answered with a pong carrying the same nonce")
+  func ping() async throws {
+    try await withTestNode { node in
+      let client = try await node.client()
+      var ping = Taskwire_V1_Frame()
+      ping.ping.nonce = 0xfeed
+      try await client.send(ping)
+      let pong = await client.next()
+      #expect(pong?.callID == 0)
+      guard case .pong(let body)? = pong?.body else {
+        Issue.record("expected pong, got \(String(describing: pong))")
+        return
+      }
+      #expect(body.nonce == 0xfeed)
+    }
+  }
+}

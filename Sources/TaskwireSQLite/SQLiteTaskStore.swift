@@ -160,11 +160,7 @@ public final class SQLiteTaskStore: TaskStore {
       var results: [Result<CompletionOutcome, StoreError>] = []
       results.reserveCapacity(items.count)
       for item in items {
-        if items.count == 1 {
-          // A single item has the operation's own savepoint.
-          results.append(Result { try session.complete(item, nowMs: nowMs) }.mapError(Self.storeError))
-          continue
-        }
+        // Each item in its own savepoint: a refused item leaves no trace, the others stand.
         let mark = session.mark
         try session.db.run("SAVEPOINT item")
         do {

@@ -38,7 +38,9 @@ public struct DefaultsTable: Sendable, Hashable, Codable {
   public func resolve(queue: String, type: String) -> TaskDefaults {
     var result = base
     if let override = queues[queue] { result = result.applying(override) }
-    if let override = types[QueueType(queue: queue, type: type)] { result = result.applying(override) }
+    if let override = types[QueueType(queue: queue, type: type)] {
+      result = result.applying(override)
+    }
     return result
   }
 }

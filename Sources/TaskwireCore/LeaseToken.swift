@@ -10,8 +10,12 @@ public enum LeaseToken {
     let b: UInt64 = random.next()
     var bytes = [UInt8]()
     bytes.reserveCapacity(16)
-    for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: a >> UInt64(shift))) }
-    for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: b >> UInt64(shift))) }
+    for shift in stride(from: 56, through: 0, by: -8) {
+      bytes.append(UInt8(truncatingIfNeeded: a >> UInt64(shift)))
+    }
+    for shift in stride(from: 56, through: 0, by: -8) {
+      bytes.append(UInt8(truncatingIfNeeded: b >> UInt64(shift)))
+    }
     return Hex.encode(bytes)
   }
 

@@ -24,7 +24,13 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
   public var jitter: Double
 
   /// Creates a policy.
-  public init(kind: Kind, initialMs: Int64, multiplier: Double = 2, maxMs: Int64, jitter: Double = 0) {
+  public init(
+    kind: Kind,
+    initialMs: Int64,
+    multiplier: Double = 2,
+    maxMs: Int64,
+    jitter: Double = 0
+  ) {
     self.kind = kind
     self.initialMs = initialMs
     self.multiplier = multiplier
@@ -34,7 +40,12 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
 
   /// Exponential backoff from 1 s, doubling, capped at 5 minutes, ±20 % jitter.
   public static let `default` = RetryPolicy(
-    kind: .exponential, initialMs: 1_000, multiplier: 2, maxMs: 300_000, jitter: 0.2)
+    kind: .exponential,
+    initialMs: 1_000,
+    multiplier: 2,
+    maxMs: 300_000,
+    jitter: 0.2
+  )
 
   /// Checks the policy's numbers; returns a message naming the bad field, or `nil` when valid.
   public func validationError() -> String? {
@@ -43,7 +54,9 @@ public struct RetryPolicy: Sendable, Hashable, Codable {
     if !(multiplier >= 1) || !multiplier.isFinite {
       return "retry policy multiplier must be at least 1 (got \(multiplier))"
     }
-    if !(jitter >= 0 && jitter <= 1) { return "retry policy jitter must be in 0...1 (got \(jitter))" }
+    if !(jitter >= 0 && jitter <= 1) {
+      return "retry policy jitter must be in 0...1 (got \(jitter))"
+    }
     return nil
   }
 

@@ -74,7 +74,9 @@ extension SQLiteTaskStore {
 
     /// Creates hooks; the defaults change nothing.
     public init(
-      vfs: String? = nil, synchronousOff: Bool = false, manualWALSync: Bool = false,
+      vfs: String? = nil,
+      synchronousOff: Bool = false,
+      manualWALSync: Bool = false,
       walSync: (@Sendable (String) -> Void)? = nil
     ) {
       self.vfs = vfs

@@ -18,7 +18,8 @@ extension SQLiteTaskStore {
         binds.append(.text(cursor))
       }
       let s = try db.statement(
-        "SELECT \(TaskRow.columns) FROM tasks\(clause) ORDER BY id LIMIT \(limit + 1)")
+        "SELECT \(TaskRow.columns) FROM tasks\(clause) ORDER BY id LIMIT \(limit + 1)"
+      )
       Self.bind(binds, to: s)
       var tasks: [TaskRecord] = []
       while try s.step() { tasks.append(TaskRow.decode(s)) }
@@ -43,7 +44,8 @@ extension SQLiteTaskStore {
         let sum = Set(states).map { Self.counterColumn($0) }.joined(separator: " + ")
         var sql = "SELECT coalesce(sum(\(sum)), 0) FROM queues"
         if !filter.queues.isEmpty {
-          sql += " WHERE name IN (\(Array(repeating: "?", count: filter.queues.count).joined(separator: ", ")))"
+          sql +=
+            " WHERE name IN (\(Array(repeating: "?", count: filter.queues.count).joined(separator: ", ")))"
         }
         let value = try db.scalar(sql) { s in
           for (i, queue) in filter.queues.enumerated() { s.bind(Int32(i), queue) }
@@ -61,9 +63,11 @@ extension SQLiteTaskStore {
   public func nextDueMs() async throws -> Int64? {
     try await read { db in
       let due = try db.scalar(
-        "SELECT min(next_run_ms) FROM tasks INDEXED BY tasks_due WHERE state IN (2, 4)")
+        "SELECT min(next_run_ms) FROM tasks INDEXED BY tasks_due WHERE state IN (2, 4)"
+      )
       let expire = try db.scalar(
-        "SELECT min(expire_ms) FROM tasks INDEXED BY tasks_expire WHERE state = 3")
+        "SELECT min(expire_ms) FROM tasks INDEXED BY tasks_expire WHERE state = 3"
+      )
       switch (due, expire) {
       case (nil, nil): return nil
       case (let a?, nil): return a
@@ -74,7 +78,10 @@ extension SQLiteTaskStore {
   }
 
   public func stats(
-    queues: [String], nowMs: Int64, stuckAfterMs: [String: Int64], defaultStuckAfterMs: Int64
+    queues: [String],
+    nowMs: Int64,
+    stuckAfterMs: [String: Int64],
+    defaultStuckAfterMs: Int64
   ) async throws -> [QueueStats] {
     try await read { db in
       var rows: [QueueStats] = []
@@ -82,7 +89,8 @@ extension SQLiteTaskStore {
         """
         SELECT name, paused, pending, scheduled, running, retrying, succeeded, failed, cancelled
         FROM queues ORDER BY name
-        """)
+        """
+      )
       while try s.step() {
         let name = s.string(0)
         if !queues.isEmpty && !queues.contains(name) { continue }
@@ -91,7 +99,8 @@ extension SQLiteTaskStore {
           counts[state] = UInt64(max(s.int64(Int32(state.rawValue) + 1), 0))
         }
         rows.append(
-          QueueStats(queue: name, paused: s.bool(1), counts: counts, stuck: 0, oldestPendingMs: 0))
+          QueueStats(queue: name, paused: s.bool(1), counts: counts, stuck: 0, oldestPendingMs: 0)
+        )
       }
       s.reset()
       for i in rows.indices where (rows[i].counts[.pending] ?? 0) > 0 {
@@ -100,7 +109,8 @@ extension SQLiteTaskStore {
           """
           SELECT min(run_at_ms), sum(run_at_ms <= ?) FROM tasks INDEXED BY tasks_ready
           WHERE queue = ? AND state = 1
-          """)
+          """
+        )
         q.bind(0, threshold)
         q.bind(1, rows[i].queue)
         if try q.step() {
@@ -113,7 +123,8 @@ extension SQLiteTaskStore {
         var counts: [TaskState: UInt64] = [:]
         for state in TaskState.allCases { counts[state] = 0 }
         rows.append(
-          QueueStats(queue: queue, paused: false, counts: counts, stuck: 0, oldestPendingMs: 0))
+          QueueStats(queue: queue, paused: false, counts: counts, stuck: 0, oldestPendingMs: 0)
+        )
       }
       return rows
     }
@@ -142,7 +153,8 @@ extension SQLiteTaskStore {
   public func token(hash: String) async throws -> TokenRecord? {
     try await read { db in
       let s = try db.statement(
-        "SELECT \(TaskRow.tokenColumns) FROM tokens WHERE hash = ? AND revoked_ms = 0 LIMIT 1")
+        "SELECT \(TaskRow.tokenColumns) FROM tokens WHERE hash = ? AND revoked_ms = 0 LIMIT 1"
+      )
       s.bind(0, hash)
       defer { s.reset() }
       return try s.step() ? TaskRow.decodeToken(s) : nil
@@ -154,7 +166,8 @@ extension SQLiteTaskStore {
     if limit == 0 { return [] }
     return try await read { db in
       let s = try db.statement(
-        "SELECT \(TaskRow.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        "SELECT \(TaskRow.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+      )
       s.bind(0, Int64(clamping: after))
       s.bind(1, limit)
       var events: [EventRecord] = []
@@ -199,7 +212,9 @@ extension SQLiteTaskStore {
     var binds: [Bind] = []
     func list(_ column: String, _ values: [Bind]) {
       guard !values.isEmpty else { return }
-      terms.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+      terms.append(
+        "\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))"
+      )
       binds.append(contentsOf: values)
     }
     list("queue", filter.queues.map { .text($0) })

@@ -26,23 +26,27 @@ public final class SQLiteTaskStore: TaskStore {
   public init(configuration: Configuration) async throws {
     self.configuration = configuration
     let writerContext = ThreadConfined(
-      WriterContext(configuration: configuration, counters: counters))
+      WriterContext(configuration: configuration, counters: counters)
+    )
     self.writer = JobThread(
       name: "taskwire-sqlite-writer",
       handler: { jobs in writerContext.value.handle(jobs) },
-      finish: {})
+      finish: {}
+    )
     self.readers = (0..<max(configuration.readers, 1)).map { index in
       let context = ThreadConfined(ReaderContext(configuration: configuration))
       return JobThread(
         name: "taskwire-sqlite-reader-\(index)",
         handler: { jobs in context.value.handle(jobs) },
-        finish: {})
+        finish: {}
+      )
     }
     if configuration.durability == .relaxed && !configuration.testing.synchronousOff {
       self.walSync = WALSync(
         path: configuration.path + "-wal",
         intervalMs: configuration.testing.manualWALSync ? nil : configuration.relaxedSyncIntervalMs,
-        hook: configuration.testing.walSync)
+        hook: configuration.testing.walSync
+      )
     } else {
       self.walSync = nil
     }
@@ -93,7 +97,8 @@ public final class SQLiteTaskStore: TaskStore {
             return (true, { _ in continuation.resume(throwing: storeError) })
           }
         },
-        reject: { continuation.resume(throwing: $0) })
+        reject: { continuation.resume(throwing: $0) }
+      )
       if !writer.enqueue(.write(operation)) {
         continuation.resume(throwing: StoreError.unavailable("the task store is closed"))
       }
@@ -177,13 +182,22 @@ public final class SQLiteTaskStore: TaskStore {
   }
 
   public func fail(
-    taskID: String, token: String, error: String, permanent: Bool, retryAfterMs: Int64?,
+    taskID: String,
+    token: String,
+    error: String,
+    permanent: Bool,
+    retryAfterMs: Int64?,
     nowMs: Int64
   ) async throws -> FailOutcome {
     try await write {
       try $0.fail(
-        taskID: taskID, token: token, error: error, permanent: permanent,
-        retryAfterMs: retryAfterMs, nowMs: nowMs)
+        taskID: taskID,
+        token: token,
+        error: error,
+        permanent: permanent,
+        retryAfterMs: retryAfterMs,
+        nowMs: nowMs
+      )
     }
   }
 

@@ -37,8 +37,14 @@ public struct AttemptRecord: Sendable, Hashable {
 
   /// Creates a row.
   public init(
-    number: Int32, workerID: String, startedMs: Int64, endedMs: Int64 = 0, durationMs: Int64 = 0,
-    outcome: Outcome, error: String = "", resultSize: Int64 = 0
+    number: Int32,
+    workerID: String,
+    startedMs: Int64,
+    endedMs: Int64 = 0,
+    durationMs: Int64 = 0,
+    outcome: Outcome,
+    error: String = "",
+    resultSize: Int64 = 0
   ) {
     self.number = number
     self.workerID = workerID

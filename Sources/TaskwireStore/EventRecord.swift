@@ -50,9 +50,19 @@ public struct EventRecord: Sendable, Hashable {
 
   /// Creates an event.
   public init(
-    sequence: UInt64, taskID: String, kind: Kind, state: TaskState, attempt: Int32,
-    progress: Int32 = 0, message: String = "", error: String = "", resultSize: Int64 = 0,
-    timeMs: Int64, queue: String, type: String, nextRunMs: Int64 = 0
+    sequence: UInt64,
+    taskID: String,
+    kind: Kind,
+    state: TaskState,
+    attempt: Int32,
+    progress: Int32 = 0,
+    message: String = "",
+    error: String = "",
+    resultSize: Int64 = 0,
+    timeMs: Int64,
+    queue: String,
+    type: String,
+    nextRunMs: Int64 = 0
   ) {
     self.sequence = sequence
     self.taskID = taskID

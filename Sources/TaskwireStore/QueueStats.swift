@@ -15,7 +15,10 @@ public struct QueueStats: Sendable, Hashable {
 
   /// Creates stats.
   public init(
-    queue: String, paused: Bool, counts: [TaskState: UInt64], stuck: UInt64,
+    queue: String,
+    paused: Bool,
+    counts: [TaskState: UInt64],
+    stuck: UInt64,
     oldestPendingMs: Int64
   ) {
     self.queue = queue

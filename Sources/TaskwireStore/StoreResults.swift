@@ -49,10 +49,22 @@ public struct LeaseGrant: Sendable, Hashable {
 
   /// Creates a grant.
   public init(
-    taskID: String, queue: String, type: String, payload: Data, contentType: String,
-    priority: Int32, attempt: Int32, maxAttempts: Int32, leaseToken: String,
-    leaseDeadlineMs: Int64, leaseDurationMs: Int64, executionTimeoutMs: Int64,
-    metadata: [String: String], parentID: String, createdMs: Int64, sequence: UInt64
+    taskID: String,
+    queue: String,
+    type: String,
+    payload: Data,
+    contentType: String,
+    priority: Int32,
+    attempt: Int32,
+    maxAttempts: Int32,
+    leaseToken: String,
+    leaseDeadlineMs: Int64,
+    leaseDurationMs: Int64,
+    executionTimeoutMs: Int64,
+    metadata: [String: String],
+    parentID: String,
+    createdMs: Int64,
+    sequence: UInt64
   ) {
     self.taskID = taskID
     self.queue = queue
@@ -138,7 +150,11 @@ public struct CompletionOutcome: Sendable, Hashable {
 
   /// Creates an outcome.
   public init(
-    taskID: String, queue: String, type: String, attempt: Int32, finishedMs: Int64,
+    taskID: String,
+    queue: String,
+    type: String,
+    attempt: Int32,
+    finishedMs: Int64,
     repeated: Bool
   ) {
     self.taskID = taskID
@@ -219,8 +235,13 @@ public struct ExpiredLease: Sendable, Hashable {
 
   /// Creates a record.
   public init(
-    taskID: String, queue: String, workerID: String, attempt: Int32, reason: Reason,
-    newState: TaskState, nextRunMs: Int64
+    taskID: String,
+    queue: String,
+    workerID: String,
+    attempt: Int32,
+    reason: Reason,
+    newState: TaskState,
+    nextRunMs: Int64
   ) {
     self.taskID = taskID
     self.queue = queue

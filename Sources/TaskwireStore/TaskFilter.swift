@@ -19,8 +19,13 @@ public struct TaskFilter: Sendable, Hashable {
 
   /// Creates a filter; the default matches every task.
   public init(
-    queues: [String] = [], types: [String] = [], states: [TaskState] = [], createdBy: String = "",
-    idempotencyKey: String = "", createdAfterMs: Int64 = 0, createdBeforeMs: Int64 = 0
+    queues: [String] = [],
+    types: [String] = [],
+    states: [TaskState] = [],
+    createdBy: String = "",
+    idempotencyKey: String = "",
+    createdAfterMs: Int64 = 0,
+    createdBeforeMs: Int64 = 0
   ) {
     self.queues = queues
     self.types = types

@@ -78,15 +78,41 @@ public struct TaskRecord: Sendable, Hashable {
 
   /// Creates a record.
   public init(
-    id: String, queue: String, type: String, payload: Data, contentType: String, priority: Int32,
-    runAtMs: Int64, idempotencyKey: String, maxAttempts: Int32, retryPolicy: RetryPolicy,
-    leaseDurationMs: Int64, executionTimeoutMs: Int64, metadata: [String: String],
-    parentID: String, cleanOnSuccess: Bool, createdBy: String, state: TaskState, attempt: Int32,
-    progress: Int32 = 0, progressMessage: String = "", lastError: String = "",
-    result: Data = Data(), resultContentType: String = "", workerID: String = "",
-    leaseToken: String = "", leaseDeadlineMs: Int64 = 0, createdMs: Int64, startedMs: Int64 = 0,
-    finishedMs: Int64 = 0, updatedMs: Int64, nextRunMs: Int64 = 0, cancelRequested: Bool = false,
-    cancelReason: String = "", attempts: [AttemptRecord] = [], sequence: UInt64
+    id: String,
+    queue: String,
+    type: String,
+    payload: Data,
+    contentType: String,
+    priority: Int32,
+    runAtMs: Int64,
+    idempotencyKey: String,
+    maxAttempts: Int32,
+    retryPolicy: RetryPolicy,
+    leaseDurationMs: Int64,
+    executionTimeoutMs: Int64,
+    metadata: [String: String],
+    parentID: String,
+    cleanOnSuccess: Bool,
+    createdBy: String,
+    state: TaskState,
+    attempt: Int32,
+    progress: Int32 = 0,
+    progressMessage: String = "",
+    lastError: String = "",
+    result: Data = Data(),
+    resultContentType: String = "",
+    workerID: String = "",
+    leaseToken: String = "",
+    leaseDeadlineMs: Int64 = 0,
+    createdMs: Int64,
+    startedMs: Int64 = 0,
+    finishedMs: Int64 = 0,
+    updatedMs: Int64,
+    nextRunMs: Int64 = 0,
+    cancelRequested: Bool = false,
+    cancelReason: String = "",
+    attempts: [AttemptRecord] = [],
+    sequence: UInt64
   ) {
     self.id = id
     self.queue = queue
@@ -128,13 +154,28 @@ public struct TaskRecord: Sendable, Hashable {
   /// A record for a task that was just stored from `spec`.
   public init(id: String, spec: NewTask, state: TaskState, createdMs: Int64, sequence: UInt64) {
     self.init(
-      id: id, queue: spec.queue, type: spec.type, payload: spec.payload,
-      contentType: spec.contentType, priority: spec.priority,
-      runAtMs: max(spec.runAtMs, createdMs), idempotencyKey: spec.idempotencyKey,
-      maxAttempts: spec.maxAttempts, retryPolicy: spec.retryPolicy,
-      leaseDurationMs: spec.leaseDurationMs, executionTimeoutMs: spec.executionTimeoutMs,
-      metadata: spec.metadata, parentID: spec.parentID, cleanOnSuccess: spec.cleanOnSuccess,
-      createdBy: spec.createdBy, state: state, attempt: 0, createdMs: createdMs,
-      updatedMs: createdMs, nextRunMs: state == .scheduled ? spec.runAtMs : 0, sequence: sequence)
+      id: id,
+      queue: spec.queue,
+      type: spec.type,
+      payload: spec.payload,
+      contentType: spec.contentType,
+      priority: spec.priority,
+      runAtMs: max(spec.runAtMs, createdMs),
+      idempotencyKey: spec.idempotencyKey,
+      maxAttempts: spec.maxAttempts,
+      retryPolicy: spec.retryPolicy,
+      leaseDurationMs: spec.leaseDurationMs,
+      executionTimeoutMs: spec.executionTimeoutMs,
+      metadata: spec.metadata,
+      parentID: spec.parentID,
+      cleanOnSuccess: spec.cleanOnSuccess,
+      createdBy: spec.createdBy,
+      state: state,
+      attempt: 0,
+      createdMs: createdMs,
+      updatedMs: createdMs,
+      nextRunMs: state == .scheduled ? spec.runAtMs : 0,
+      sequence: sequence
+    )
   }
 }

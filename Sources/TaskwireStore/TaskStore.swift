@@ -34,7 +34,11 @@ public protocol TaskStore: Sendable {
   /// given) while attempts are left and the error is not `permanent`, else FAILED; CANCELLED if a
   /// cancel was requested. A repeat with the token that already failed it gets the same answer.
   func fail(
-    taskID: String, token: String, error: String, permanent: Bool, retryAfterMs: Int64?,
+    taskID: String,
+    token: String,
+    error: String,
+    permanent: Bool,
+    retryAfterMs: Int64?,
     nowMs: Int64
   ) async throws -> FailOutcome
 
@@ -81,7 +85,10 @@ public protocol TaskStore: Sendable {
   /// Counts for the named queues (all known queues when empty). A pending task is *stuck* when
   /// it has been ready for longer than `stuckAfterMs[queue] ?? defaultStuckAfterMs`.
   func stats(
-    queues: [String], nowMs: Int64, stuckAfterMs: [String: Int64], defaultStuckAfterMs: Int64
+    queues: [String],
+    nowMs: Int64,
+    stuckAfterMs: [String: Int64],
+    defaultStuckAfterMs: Int64
   ) async throws -> [QueueStats]
 
   /// Pauses or resumes leasing from a queue.

@@ -24,7 +24,14 @@ public struct TokenRecord: Sendable, Hashable {
   public var revokedMs: Int64
 
   /// Creates a record.
-  public init(id: String, name: String, role: Role, hash: String, createdMs: Int64, revokedMs: Int64) {
+  public init(
+    id: String,
+    name: String,
+    role: Role,
+    hash: String,
+    createdMs: Int64,
+    revokedMs: Int64
+  ) {
     self.id = id
     self.name = name
     self.role = role

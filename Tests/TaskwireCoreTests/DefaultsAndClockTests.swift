@@ -21,7 +21,8 @@ struct DefaultsAndClockTests {
       types: [
         .init(queue: "mail", type: "bulk"): .init(maxAttempts: 2, priority: -5),
         .init(queue: "other", type: "bulk"): .init(priority: 9),
-      ])
+      ]
+    )
     let plain = table.resolve(queue: "default", type: "bulk")
     #expect(plain == .standard)
     let mail = table.resolve(queue: "mail", type: "welcome")

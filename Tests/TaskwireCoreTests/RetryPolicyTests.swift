@@ -30,7 +30,8 @@ struct RetryPolicyTests {
       delays == [
         1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000,
         300_000,
-      ])
+      ]
+    )
     // Huge attempt numbers neither overflow nor pass the cap.
     #expect(policy.delayMs(afterAttempt: 10_000, random: &random) == 300_000)
   }
@@ -58,7 +59,9 @@ struct RetryPolicyTests {
     var b = SplitMix64(seed: 99)
     let policy = RetryPolicy.default
     for n in 1...20 {
-      #expect(policy.delayMs(afterAttempt: n, random: &a) == policy.delayMs(afterAttempt: n, random: &b))
+      #expect(
+        policy.delayMs(afterAttempt: n, random: &a) == policy.delayMs(afterAttempt: n, random: &b)
+      )
     }
   }
 
@@ -66,7 +69,12 @@ struct RetryPolicyTests {
   func validation() {
     #expect(RetryPolicy(kind: .fixed, initialMs: -1, maxMs: 1).validationError() != nil)
     #expect(RetryPolicy(kind: .fixed, initialMs: 1, maxMs: -1).validationError() != nil)
-    #expect(RetryPolicy(kind: .exponential, initialMs: 1, multiplier: 0.5, maxMs: 1).validationError() != nil)
-    #expect(RetryPolicy(kind: .exponential, initialMs: 1, maxMs: 1, jitter: 1.5).validationError() != nil)
+    #expect(
+      RetryPolicy(kind: .exponential, initialMs: 1, multiplier: 0.5, maxMs: 1).validationError()
+        != nil
+    )
+    #expect(
+      RetryPolicy(kind: .exponential, initialMs: 1, maxMs: 1, jitter: 1.5).validationError() != nil
+    )
   }
 }

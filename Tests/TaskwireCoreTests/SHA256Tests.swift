@@ -20,7 +20,8 @@ struct SHA256Tests {
         "The quick brown fox jumps over the lazy dog",
         "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592"
       ),
-    ])
+    ]
+  )
   func vectors(input: String, expected: String) {
     #expect(SHA256.hexHash(Array(input.utf8)) == expected)
   }
@@ -28,7 +29,9 @@ struct SHA256Tests {
   @Test("One million 'a's")
   func million() {
     let input = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
-    #expect(SHA256.hexHash(input) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    #expect(
+      SHA256.hexHash(input) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    )
   }
 
   @Test("Feeding in pieces gives the same digest, across block boundaries")

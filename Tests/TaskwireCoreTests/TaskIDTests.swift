@@ -19,7 +19,9 @@ struct TaskIDTests {
     #expect(TaskID(value: .max).rawValue == "7" + String(repeating: "Z", count: 25))
   }
 
-  @Test("Ids from one generator strictly increase, within a millisecond and across clock steps back")
+  @Test(
+    "Ids from one generator strictly increase, within a millisecond and across clock steps back"
+  )
   func monotonic() {
     let generator = TaskIDGenerator()
     var previous = generator.next(nowMs: 1_000)

@@ -16,22 +16,58 @@ struct TaskLifecycleTests {
     (.lease, [.pending: .moved(to: .running)]),
     (.heartbeat, [.running: .moved(to: .running)]),
     (.complete, [.running: .moved(to: .succeeded)]),
-    (.fail(retryable: true, attemptsLeft: true, cancelRequested: false), [.running: .moved(to: .retrying)]),
-    (.fail(retryable: true, attemptsLeft: false, cancelRequested: false), [.running: .moved(to: .failed)]),
-    (.fail(retryable: false, attemptsLeft: true, cancelRequested: false), [.running: .moved(to: .failed)]),
-    (.fail(retryable: false, attemptsLeft: false, cancelRequested: false), [.running: .moved(to: .failed)]),
-    (.fail(retryable: true, attemptsLeft: true, cancelRequested: true), [.running: .moved(to: .cancelled)]),
-    (.fail(retryable: true, attemptsLeft: false, cancelRequested: true), [.running: .moved(to: .cancelled)]),
-    (.fail(retryable: false, attemptsLeft: true, cancelRequested: true), [.running: .moved(to: .cancelled)]),
-    (.fail(retryable: false, attemptsLeft: false, cancelRequested: true), [.running: .moved(to: .cancelled)]),
+    (
+      .fail(retryable: true, attemptsLeft: true, cancelRequested: false),
+      [.running: .moved(to: .retrying)]
+    ),
+    (
+      .fail(retryable: true, attemptsLeft: false, cancelRequested: false),
+      [.running: .moved(to: .failed)]
+    ),
+    (
+      .fail(retryable: false, attemptsLeft: true, cancelRequested: false),
+      [.running: .moved(to: .failed)]
+    ),
+    (
+      .fail(retryable: false, attemptsLeft: false, cancelRequested: false),
+      [.running: .moved(to: .failed)]
+    ),
+    (
+      .fail(retryable: true, attemptsLeft: true, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
+    (
+      .fail(retryable: true, attemptsLeft: false, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
+    (
+      .fail(retryable: false, attemptsLeft: true, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
+    (
+      .fail(retryable: false, attemptsLeft: false, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
     (.leaseExpired(attemptsLeft: true, cancelRequested: false), [.running: .moved(to: .retrying)]),
     (.leaseExpired(attemptsLeft: false, cancelRequested: false), [.running: .moved(to: .failed)]),
     (.leaseExpired(attemptsLeft: true, cancelRequested: true), [.running: .moved(to: .cancelled)]),
     (.leaseExpired(attemptsLeft: false, cancelRequested: true), [.running: .moved(to: .cancelled)]),
-    (.executionTimedOut(attemptsLeft: true, cancelRequested: false), [.running: .moved(to: .retrying)]),
-    (.executionTimedOut(attemptsLeft: false, cancelRequested: false), [.running: .moved(to: .failed)]),
-    (.executionTimedOut(attemptsLeft: true, cancelRequested: true), [.running: .moved(to: .cancelled)]),
-    (.executionTimedOut(attemptsLeft: false, cancelRequested: true), [.running: .moved(to: .cancelled)]),
+    (
+      .executionTimedOut(attemptsLeft: true, cancelRequested: false),
+      [.running: .moved(to: .retrying)]
+    ),
+    (
+      .executionTimedOut(attemptsLeft: false, cancelRequested: false),
+      [.running: .moved(to: .failed)]
+    ),
+    (
+      .executionTimedOut(attemptsLeft: true, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
+    (
+      .executionTimedOut(attemptsLeft: false, cancelRequested: true),
+      [.running: .moved(to: .cancelled)]
+    ),
     (
       .cancel,
       [
@@ -67,7 +103,8 @@ struct TaskLifecycleTests {
           }
           #expect(
             result == .failure(LifecycleError(code: code, state: state, transition: transition)),
-            "\(String(describing: state)) + \(transition)")
+            "\(String(describing: state)) + \(transition)"
+          )
         }
         checked += 1
       }

@@ -8,7 +8,9 @@ import Testing
 
 /// Collects what the commit listener sees.
 final class CommitLog: Sendable {
-  private let state = Mutex<(events: [EventRecord], calls: Int, concurrent: Bool, inside: Bool)>(([], 0, false, false))
+  private let state = Mutex<(events: [EventRecord], calls: Int, concurrent: Bool, inside: Bool)>(
+    ([], 0, false, false)
+  )
 
   var listener: @Sendable ([EventRecord]) -> Void {
     { [self] events in
@@ -64,9 +66,19 @@ struct EventsAndCommitTests {
       // A refused operation adds no event and leaves no gap.
       _ = try? await store.cancel(taskID: "missing", reason: "", nowMs: t0)
       _ = try await store.submit([task(""), task("x")], nowMs: t0)
-      let grant = try #require(try await store.lease(queues: [], types: [], max: 1, workerID: "w", nowMs: t0 + 1).first)
-      _ = try await store.heartbeat(taskID: t.id, token: grant.leaseToken, progress: .init(percent: 150, message: "m"), nowMs: t0 + 2)
-      _ = try await store.complete([Completion(taskID: t.id, token: grant.leaseToken, result: Data("abc".utf8))], nowMs: t0 + 3)
+      let grant = try #require(
+        try await store.lease(queues: [], types: [], max: 1, workerID: "w", nowMs: t0 + 1).first
+      )
+      _ = try await store.heartbeat(
+        taskID: t.id,
+        token: grant.leaseToken,
+        progress: .init(percent: 150, message: "m"),
+        nowMs: t0 + 2
+      )
+      _ = try await store.complete(
+        [Completion(taskID: t.id, token: grant.leaseToken, result: Data("abc".utf8))],
+        nowMs: t0 + 3
+      )
       let events = try await store.events(after: 0, limit: 100)
       #expect(events.map(\.sequence) == [1, 2, 3, 4])
       #expect(events.map(\.kind) == [.created, .stateChanged, .progress, .finished])
@@ -83,7 +95,9 @@ struct EventsAndCommitTests {
     }
   }
 
-  @Test("Reopening the file keeps tasks, counters, keys and the event sequence; migrations are not rerun")
+  @Test(
+    "Reopening the file keeps tasks, counters, keys and the event sequence; migrations are not rerun"
+  )
   func reopen() async throws {
     let dir = try TemporaryDirectory()
     let path = dir.path + "/taskwire.sqlite"
@@ -91,7 +105,9 @@ struct EventsAndCommitTests {
     let t = try await store.submitOne(task(key: "k"))
     _ = try await store.submitOne(task(queue: "other"))
     try await store.setPaused(queue: "other", paused: true, nowMs: t0)
-    let grant = try #require(try await store.lease(queues: [], types: [], max: 1, workerID: "w", nowMs: t0).first)
+    let grant = try #require(
+      try await store.lease(queues: [], types: [], max: 1, workerID: "w", nowMs: t0).first
+    )
     try await store.close()
     await expectStoreError({ if case .unavailable = $0 { true } else { false } }) {
       _ = try await store.submit([task()], nowMs: t0)
@@ -99,7 +115,10 @@ struct EventsAndCommitTests {
 
     store = try await SQLiteTaskStore(configuration: .init(path: path))
     // The lease survives the restart: the worker can still complete with its token.
-    let done = try await store.complete([Completion(taskID: t.id, token: grant.leaseToken)], nowMs: t0 + 1)
+    let done = try await store.complete(
+      [Completion(taskID: t.id, token: grant.leaseToken)],
+      nowMs: t0 + 1
+    )
     #expect((try? done[0].get()) != nil)
     #expect(try await store.submit([task(key: "k")], nowMs: t0 + 2)[0].record?.id == t.id)
     #expect(try await store.pausedQueues() == ["other"])
@@ -107,7 +126,12 @@ struct EventsAndCommitTests {
     #expect(next.id > t.id)
     let events = try await store.events(after: 0, limit: 100)
     #expect(events.map(\.sequence) == Array(1...UInt64(events.count)))
-    let stats = try await store.stats(queues: [], nowMs: t0, stuckAfterMs: [:], defaultStuckAfterMs: 1_000)
+    let stats = try await store.stats(
+      queues: [],
+      nowMs: t0,
+      stuckAfterMs: [:],
+      defaultStuckAfterMs: 1_000
+    )
     #expect(stats.map(\.queue) == ["default", "other"])
     #expect(stats[0].counts[.succeeded] == 1)
     #expect(stats[0].counts[.pending] == 1)
@@ -133,7 +157,9 @@ struct EventsAndCommitTests {
     sqlite3_open(path, &db)
     sqlite3_exec(db, "PRAGMA user_version = 99", nil, nil, nil)
     sqlite3_close(db)
-    await expectStoreError({ if case .unavailable(let m) = $0 { m.contains("schema version 99") } else { false } }) {
+    await expectStoreError({
+      if case .unavailable(let m) = $0 { m.contains("schema version 99") } else { false }
+    }) {
       _ = try await SQLiteTaskStore(configuration: .init(path: path))
     }
   }
@@ -151,19 +177,29 @@ struct EventsAndCommitTests {
       var statement: OpaquePointer?
       #expect(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN " + sql, -1, &statement, nil) == SQLITE_OK)
       var lines: [String] = []
-      while sqlite3_step(statement) == SQLITE_ROW { lines.append(String(cString: sqlite3_column_text(statement, 3))) }
+      while sqlite3_step(statement) == SQLITE_ROW {
+        lines.append(String(cString: sqlite3_column_text(statement, 3)))
+      }
       sqlite3_finalize(statement)
       return lines.joined(separator: "; ")
     }
-    let lease = plan("SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready WHERE queue = 'q' AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT 10")
+    let lease = plan(
+      "SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready WHERE queue = 'q' AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT 10"
+    )
     #expect(lease.contains("INDEX tasks_ready (queue=?)"), "\(lease)")
     #expect(!lease.contains("TEMP B-TREE"), "\(lease)")
-    let typed = plan("SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready_type WHERE queue = 'q' AND type = 't' AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT 10")
+    let typed = plan(
+      "SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready_type WHERE queue = 'q' AND type = 't' AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT 10"
+    )
     #expect(typed.contains("tasks_ready_type (queue=? AND type=?)"), "\(typed)")
     #expect(!typed.contains("TEMP B-TREE"), "\(typed)")
-    let due = plan("SELECT rid FROM tasks INDEXED BY tasks_due WHERE state IN (2, 4) AND next_run_ms <= 5 ORDER BY next_run_ms LIMIT 10")
+    let due = plan(
+      "SELECT rid FROM tasks INDEXED BY tasks_due WHERE state IN (2, 4) AND next_run_ms <= 5 ORDER BY next_run_ms LIMIT 10"
+    )
     #expect(due.contains("tasks_due (next_run_ms<?)"), "\(due)")
-    let expire = plan("SELECT rid FROM tasks INDEXED BY tasks_expire WHERE state = 3 AND expire_ms <= 5 ORDER BY expire_ms LIMIT 10")
+    let expire = plan(
+      "SELECT rid FROM tasks INDEXED BY tasks_expire WHERE state = 3 AND expire_ms <= 5 ORDER BY expire_ms LIMIT 10"
+    )
     #expect(expire.contains("tasks_expire (expire_ms<?)"), "\(expire)")
   }
 }

@@ -30,7 +30,9 @@ struct IdempotencyTests {
       let cleaned = try await store.submitOne(task(key: "c", clean: true))
       let grants = try await store.lease(queues: [], types: [], max: 2, workerID: "w", nowMs: t0)
       let results = try await store.complete(
-        grants.map { Completion(taskID: $0.taskID, token: $0.leaseToken) }, nowMs: t0 + 100)
+        grants.map { Completion(taskID: $0.taskID, token: $0.leaseToken) },
+        nowMs: t0 + 100
+      )
       #expect(results.allSatisfy { (try? $0.get()) != nil })
       #expect(try await store.get(taskID: cleaned.id) == nil)
       try await store.delete(taskID: t.id, nowMs: t0 + 200)
@@ -42,7 +44,10 @@ struct IdempotencyTests {
       #expect(repeat1[0].record?.state == .succeeded)
       let repeat2 = try await store.submit([task(key: "c", clean: true)], nowMs: t0 + 1_000)
       #expect(repeat2[0].record?.id == cleaned.id)
-      #expect(try await store.submit([task(key: "k", payload: "x")], nowMs: t0 + 1_000)[0].error == .conflict(key: "k"))
+      #expect(
+        try await store.submit([task(key: "k", payload: "x")], nowMs: t0 + 1_000)[0].error
+          == .conflict(key: "k")
+      )
 
       // After the retention the key is free again (even before a purge).
       let fresh = try await store.submit([task(key: "k")], nowMs: t0 + 100 + 60_001)
@@ -67,7 +72,8 @@ struct IdempotencyTests {
       let before = try await store.latestSequence()
       let outcomes = try await store.submit(
         [task("a"), task("b", key: "taken", payload: "different"), task("c"), task("", key: "z")],
-        nowMs: t0 + 1)
+        nowMs: t0 + 1
+      )
       #expect(outcomes[0].error == .failedPrecondition("not applied: item 1 was rejected"))
       #expect(outcomes[1].error == .conflict(key: "taken"))
       #expect(outcomes[2].error == .failedPrecondition("not applied: item 1 was rejected"))
@@ -77,7 +83,12 @@ struct IdempotencyTests {
       }
       #expect(try await store.count(filter: TaskFilter()) == 1)
       #expect(try await store.latestSequence() == before)
-      let stats = try await store.stats(queues: ["default"], nowMs: t0, stuckAfterMs: [:], defaultStuckAfterMs: 1)
+      let stats = try await store.stats(
+        queues: ["default"],
+        nowMs: t0,
+        stuckAfterMs: [:],
+        defaultStuckAfterMs: 1
+      )
       #expect(stats[0].counts[.pending] == 1)
     }
   }
@@ -89,7 +100,10 @@ struct IdempotencyTests {
       #expect(outcomes[0].isCreated)
       #expect(outcomes[1].isExisting)
       #expect(outcomes[0].record?.id == outcomes[1].record?.id)
-      let conflict = try await store.submit([task(key: "e"), task(key: "e", payload: "x")], nowMs: t0)
+      let conflict = try await store.submit(
+        [task(key: "e"), task(key: "e", payload: "x")],
+        nowMs: t0
+      )
       #expect(conflict[1].error == .conflict(key: "e"))
       #expect(try await store.count(filter: TaskFilter()) == 1)
     }

@@ -28,7 +28,8 @@ struct PowerCutTests {
   /// Concurrent submits and completions, all acknowledged; then the power goes; then the file is
   /// reopened with the normal VFS and checked.
   func run(
-    durability: SQLiteTaskStore.Durability, synchronousOff: Bool = false,
+    durability: SQLiteTaskStore.Durability,
+    synchronousOff: Bool = false,
     relaxedSyncPoint: Bool = false
   ) async throws -> Outcome {
     taskwire_crash_vfs_reset()
@@ -36,10 +37,16 @@ struct PowerCutTests {
     let path = dir.path + "/taskwire.sqlite"
     let store = try await SQLiteTaskStore(
       configuration: .init(
-        path: path, durability: durability,
+        path: path,
+        durability: durability,
         testing: .init(
-          vfs: Self.vfs, synchronousOff: synchronousOff, manualWALSync: true,
-          walSync: { path in _ = taskwire_crash_vfs_sync_path(path) })))
+          vfs: Self.vfs,
+          synchronousOff: synchronousOff,
+          manualWALSync: true,
+          walSync: { path in _ = taskwire_crash_vfs_sync_path(path) }
+        )
+      )
+    )
     var outcome = Outcome()
 
     func submitConcurrently(_ n: Int, tag: String) async throws -> [String] {
@@ -55,14 +62,20 @@ struct PowerCutTests {
 
     outcome.ackedSubmits = try await submitConcurrently(200, tag: "a")
     let grants = try await store.lease(
-      queues: [], types: [], max: 60, workerID: "w", nowMs: t0 + 1_000)
+      queues: [],
+      types: [],
+      max: 60,
+      workerID: "w",
+      nowMs: t0 + 1_000
+    )
     #expect(grants.count == 60)
     outcome.ackedCompletions = try await withThrowingTaskGroup(of: String.self) { group in
       for grant in grants {
         group.addTask {
           let results = try await store.complete(
             [Completion(taskID: grant.taskID, token: grant.leaseToken, result: Data("r".utf8))],
-            nowMs: t0 + 2_000)
+            nowMs: t0 + 2_000
+          )
           _ = try results[0].get()
           return grant.taskID
         }
@@ -89,12 +102,18 @@ struct PowerCutTests {
     for id in outcome.ackedSubmits where try await reopened.get(taskID: id) == nil {
       outcome.lostSubmits.append(id)
     }
-    for id in outcome.ackedCompletions where try await reopened.get(taskID: id)?.state != .succeeded {
+    for id in outcome.ackedCompletions where try await reopened.get(taskID: id)?.state != .succeeded
+    {
       outcome.undoneCompletions.append(id)
     }
     // Nothing acknowledged as complete is leased again.
     let again = try await reopened.lease(
-      queues: [], types: [], max: 1_000, workerID: "w2", nowMs: t0 + 10_000)
+      queues: [],
+      types: [],
+      max: 1_000,
+      workerID: "w2",
+      nowMs: t0 + 10_000
+    )
     #expect(Set(again.map(\.taskID)).isDisjoint(with: outcome.ackedCompletions))
     try await reopened.close()
     return outcome

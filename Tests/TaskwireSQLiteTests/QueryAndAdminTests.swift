@@ -12,8 +12,13 @@ struct QueryAndAdminTests {
       var mine: [String] = []
       for i in 0..<25 {
         let r = try await store.submitOne(
-          task(i % 2 == 0 ? "even" : "odd", queue: i < 20 ? "a" : "b", metadata: i % 5 == 0 ? ["created_by": "bob"] : [:]),
-          nowMs: t0 + Int64(i))
+          task(
+            i % 2 == 0 ? "even" : "odd",
+            queue: i < 20 ? "a" : "b",
+            metadata: i % 5 == 0 ? ["created_by": "bob"] : [:]
+          ),
+          nowMs: t0 + Int64(i)
+        )
         if i % 2 == 0 && i < 20 { mine.append(r.id) }
       }
       let filter = TaskFilter(queues: ["a"], types: ["even"])
@@ -31,12 +36,25 @@ struct QueryAndAdminTests {
       #expect(try await store.count(filter: TaskFilter(queues: ["b"])) == 5)
       #expect(try await store.count(filter: TaskFilter(states: [.running])) == 0)
       #expect(try await store.count(filter: TaskFilter(createdBy: "bob")) == 5)
-      #expect(try await store.count(filter: TaskFilter(createdAfterMs: t0 + 10, createdBeforeMs: t0 + 15)) == 5)
-      let byTime = try await store.list(filter: TaskFilter(createdAfterMs: t0 + 24), pageSize: 10, cursor: nil)
+      #expect(
+        try await store.count(filter: TaskFilter(createdAfterMs: t0 + 10, createdBeforeMs: t0 + 15))
+          == 5
+      )
+      let byTime = try await store.list(
+        filter: TaskFilter(createdAfterMs: t0 + 24),
+        pageSize: 10,
+        cursor: nil
+      )
       #expect(byTime.tasks.count == 1)
       #expect(byTime.nextCursor == nil)
       _ = try await store.submitOne(task(key: "find-me"))
-      #expect(try await store.list(filter: TaskFilter(idempotencyKey: "find-me"), pageSize: 10, cursor: nil).tasks.count == 1)
+      #expect(
+        try await store.list(
+          filter: TaskFilter(idempotencyKey: "find-me"),
+          pageSize: 10,
+          cursor: nil
+        ).tasks.count == 1
+      )
     }
   }
 
@@ -48,7 +66,12 @@ struct QueryAndAdminTests {
       _ = try await store.submitOne(task(runAtMs: t0 + 1_000_000), nowMs: t0)
       _ = try await store.submitOne(task(queue: "q2"), nowMs: t0)
       _ = try await store.lease(queues: ["q2"], types: [], max: 1, workerID: "w", nowMs: t0)
-      let stats = try await store.stats(queues: ["default", "q2", "empty"], nowMs: t0 + 100_000, stuckAfterMs: ["q2": 1], defaultStuckAfterMs: 60_000)
+      let stats = try await store.stats(
+        queues: ["default", "q2", "empty"],
+        nowMs: t0 + 100_000,
+        stuckAfterMs: ["q2": 1],
+        defaultStuckAfterMs: 60_000
+      )
       #expect(stats.map(\.queue) == ["default", "q2", "empty"])
       #expect(stats[0].counts[.pending] == 2)
       #expect(stats[0].counts[.scheduled] == 1)
@@ -65,8 +88,12 @@ struct QueryAndAdminTests {
   func purge() async throws {
     let day: Int64 = 24 * 3_600_000
     let policy = StorePolicy(
-      finishedRetentionMs: 7 * day, finishedRetention: ["short": 1_000], eventRetentionMs: day,
-      maxEvents: 1_000_000, idempotencyRetentionMs: day)
+      finishedRetentionMs: 7 * day,
+      finishedRetention: ["short": 1_000],
+      eventRetentionMs: day,
+      maxEvents: 1_000_000,
+      idempotencyRetentionMs: day
+    )
     try await withStore(policy: policy) { store in
       let keep = try await store.submitOne(task("keep"), nowMs: t0)
       let old = try await store.submitOne(task("old", key: "k"), nowMs: t0)
@@ -87,7 +114,12 @@ struct QueryAndAdminTests {
       #expect(try await store.get(taskID: keep.id) != nil)
       #expect(try await store.submit([task("old", key: "k")], nowMs: t0 + 8 * day)[0].isCreated)
       #expect(try await store.oldestRetainedSequence() == 6)
-      let stats = try await store.stats(queues: [], nowMs: t0, stuckAfterMs: [:], defaultStuckAfterMs: day)
+      let stats = try await store.stats(
+        queues: [],
+        nowMs: t0,
+        stuckAfterMs: [:],
+        defaultStuckAfterMs: day
+      )
       #expect(stats.first { $0.queue == "default" }?.counts[.cancelled] == 0)
       #expect(stats.first { $0.queue == "short" }?.counts[.cancelled] == 0)
     }

@@ -14,8 +14,13 @@ func withStore(
   let dir = try TemporaryDirectory()
   let store = try await SQLiteTaskStore(
     configuration: .init(
-      path: dir.path + "/taskwire.sqlite", durability: durability, policy: policy, randomSeed: 42,
-      onCommit: onCommit))
+      path: dir.path + "/taskwire.sqlite",
+      durability: durability,
+      policy: policy,
+      randomSeed: 42,
+      onCommit: onCommit
+    )
+  )
   do {
     try await body(store)
   } catch {
@@ -30,7 +35,8 @@ final class TemporaryDirectory: Sendable {
   let path: String
 
   init() throws {
-    path = FileManager.default.temporaryDirectory
+    path =
+      FileManager.default.temporaryDirectory
       .appendingPathComponent("taskwire-test-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   }
@@ -43,17 +49,34 @@ final class TemporaryDirectory: Sendable {
 let t0: Int64 = 1_700_000_000_000
 
 func task(
-  _ type: String = "t", queue: String = "default", priority: Int32 = 0, runAtMs: Int64 = 0,
-  key: String = "", payload: String = "p", maxAttempts: Int32 = 5,
+  _ type: String = "t",
+  queue: String = "default",
+  priority: Int32 = 0,
+  runAtMs: Int64 = 0,
+  key: String = "",
+  payload: String = "p",
+  maxAttempts: Int32 = 5,
   retry: RetryPolicy = RetryPolicy(kind: .fixed, initialMs: 1_000, maxMs: 1_000),
-  leaseMs: Int64 = 30_000, timeoutMs: Int64 = 0, clean: Bool = false,
+  leaseMs: Int64 = 30_000,
+  timeoutMs: Int64 = 0,
+  clean: Bool = false,
   metadata: [String: String] = [:]
 ) -> NewTask {
   NewTask(
-    queue: queue, type: type, payload: Data(payload.utf8), contentType: "text/plain",
-    priority: priority, runAtMs: runAtMs, idempotencyKey: key, maxAttempts: maxAttempts,
-    retryPolicy: retry, leaseDurationMs: leaseMs, executionTimeoutMs: timeoutMs,
-    metadata: metadata, cleanOnSuccess: clean)
+    queue: queue,
+    type: type,
+    payload: Data(payload.utf8),
+    contentType: "text/plain",
+    priority: priority,
+    runAtMs: runAtMs,
+    idempotencyKey: key,
+    maxAttempts: maxAttempts,
+    retryPolicy: retry,
+    leaseDurationMs: leaseMs,
+    executionTimeoutMs: timeoutMs,
+    metadata: metadata,
+    cleanOnSuccess: clean
+  )
 }
 
 extension SubmitOutcome {
@@ -90,7 +113,8 @@ extension SQLiteTaskStore {
 }
 
 func expectStoreError(
-  _ expected: (StoreError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation,
+  _ expected: (StoreError) -> Bool,
+  sourceLocation: SourceLocation = #_sourceLocation,
   _ body: () async throws -> Void
 ) async {
   do {

@@ -143,12 +143,24 @@ final class SQLiteStatement {
   }
   func bind(_ i: Int32, _ value: Data) {
     value.withUnsafeBytes { bytes in
-      _ = sqlite3_bind_blob(raw, i + 1, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), sqliteTransient)
+      _ = sqlite3_bind_blob(
+        raw,
+        i + 1,
+        bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+        Int32(bytes.count),
+        sqliteTransient
+      )
     }
   }
   func bind(_ i: Int32, bytes value: [UInt8]) {
     value.withUnsafeBytes { bytes in
-      _ = sqlite3_bind_blob(raw, i + 1, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), sqliteTransient)
+      _ = sqlite3_bind_blob(
+        raw,
+        i + 1,
+        bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+        Int32(bytes.count),
+        sqliteTransient
+      )
     }
   }
   func bindNull(_ i: Int32) { sqlite3_bind_null(raw, i + 1) }

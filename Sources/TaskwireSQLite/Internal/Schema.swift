@@ -135,7 +135,8 @@ enum Schema {
       throw SQLiteError(
         code: 1,
         message:
-          "the database has schema version \(current); this build knows \(migrations.count)")
+          "the database has schema version \(current); this build knows \(migrations.count)"
+      )
     }
     for version in current..<migrations.count {
       try db.execute("BEGIN IMMEDIATE")

@@ -16,22 +16,47 @@ enum TaskRow {
 
   static func decode(_ s: SQLiteStatement) -> TaskRecord {
     TaskRecord(
-      id: s.string(0), queue: s.string(1), type: s.string(2), payload: s.data(3),
-      contentType: s.string(4), priority: s.int32(5), runAtMs: s.int64(6),
-      idempotencyKey: s.string(7), maxAttempts: s.int32(8),
+      id: s.string(0),
+      queue: s.string(1),
+      type: s.string(2),
+      payload: s.data(3),
+      contentType: s.string(4),
+      priority: s.int32(5),
+      runAtMs: s.int64(6),
+      idempotencyKey: s.string(7),
+      maxAttempts: s.int32(8),
       retryPolicy: RetryPolicy(
-        kind: RetryPolicy.Kind(rawValue: s.int(9)) ?? .exponential, initialMs: s.int64(10),
-        multiplier: s.double(11), maxMs: s.int64(12), jitter: s.double(13)),
-      leaseDurationMs: s.int64(14), executionTimeoutMs: s.int64(15),
-      metadata: MetadataCodec.decode(s.data(16)), parentID: s.string(17),
-      cleanOnSuccess: s.bool(18), createdBy: s.string(19),
-      state: TaskState(rawValue: s.int(20)) ?? .pending, attempt: s.int32(21),
-      progress: s.int32(22), progressMessage: s.string(23), lastError: s.string(24),
-      result: s.data(25), resultContentType: s.string(26), workerID: s.string(27),
-      leaseToken: s.string(28), leaseDeadlineMs: s.int64(29), createdMs: s.int64(30),
-      startedMs: s.int64(31), finishedMs: s.int64(32), updatedMs: s.int64(33),
-      nextRunMs: s.int64(34), cancelRequested: s.bool(35), cancelReason: s.string(36),
-      sequence: UInt64(s.int64(37)))
+        kind: RetryPolicy.Kind(rawValue: s.int(9)) ?? .exponential,
+        initialMs: s.int64(10),
+        multiplier: s.double(11),
+        maxMs: s.int64(12),
+        jitter: s.double(13)
+      ),
+      leaseDurationMs: s.int64(14),
+      executionTimeoutMs: s.int64(15),
+      metadata: MetadataCodec.decode(s.data(16)),
+      parentID: s.string(17),
+      cleanOnSuccess: s.bool(18),
+      createdBy: s.string(19),
+      state: TaskState(rawValue: s.int(20)) ?? .pending,
+      attempt: s.int32(21),
+      progress: s.int32(22),
+      progressMessage: s.string(23),
+      lastError: s.string(24),
+      result: s.data(25),
+      resultContentType: s.string(26),
+      workerID: s.string(27),
+      leaseToken: s.string(28),
+      leaseDeadlineMs: s.int64(29),
+      createdMs: s.int64(30),
+      startedMs: s.int64(31),
+      finishedMs: s.int64(32),
+      updatedMs: s.int64(33),
+      nextRunMs: s.int64(34),
+      cancelRequested: s.bool(35),
+      cancelReason: s.string(36),
+      sequence: UInt64(s.int64(37))
+    )
   }
 
   static func load(_ db: SQLiteConnection, id: String, withAttempts: Bool) throws(SQLiteError)
@@ -53,7 +78,8 @@ enum TaskRow {
       """
       SELECT number, worker_id, started_ms, ended_ms, outcome, error, result_size
       FROM attempts WHERE task_id = ? ORDER BY rid
-      """)
+      """
+    )
     s.bind(0, taskID)
     var result: [AttemptRecord] = []
     while try s.step() {
@@ -61,10 +87,16 @@ enum TaskRow {
       let ended = s.int64(3)
       result.append(
         AttemptRecord(
-          number: s.int32(0), workerID: s.string(1), startedMs: started, endedMs: ended,
+          number: s.int32(0),
+          workerID: s.string(1),
+          startedMs: started,
+          endedMs: ended,
           durationMs: ended > 0 ? ended - started : 0,
-          outcome: AttemptRecord.Outcome(rawValue: s.int(4)) ?? .running, error: s.string(5),
-          resultSize: s.int64(6)))
+          outcome: AttemptRecord.Outcome(rawValue: s.int(4)) ?? .running,
+          error: s.string(5),
+          resultSize: s.int64(6)
+        )
+      )
     }
     s.reset()
     return result
@@ -77,18 +109,32 @@ enum TaskRow {
 
   static func decodeEvent(_ s: SQLiteStatement) -> EventRecord {
     EventRecord(
-      sequence: UInt64(s.int64(0)), taskID: s.string(1),
+      sequence: UInt64(s.int64(0)),
+      taskID: s.string(1),
       kind: EventRecord.Kind(rawValue: s.int(2)) ?? .stateChanged,
-      state: TaskState(rawValue: s.int(3)) ?? .pending, attempt: s.int32(4),
-      progress: s.int32(5), message: s.string(6), error: s.string(7), resultSize: s.int64(8),
-      timeMs: s.int64(9), queue: s.string(10), type: s.string(11), nextRunMs: s.int64(12))
+      state: TaskState(rawValue: s.int(3)) ?? .pending,
+      attempt: s.int32(4),
+      progress: s.int32(5),
+      message: s.string(6),
+      error: s.string(7),
+      resultSize: s.int64(8),
+      timeMs: s.int64(9),
+      queue: s.string(10),
+      type: s.string(11),
+      nextRunMs: s.int64(12)
+    )
   }
 
   static let tokenColumns = "id, name, role, hash, created_ms, revoked_ms"
 
   static func decodeToken(_ s: SQLiteStatement) -> TokenRecord {
     TokenRecord(
-      id: s.string(0), name: s.string(1), role: TokenRecord.Role(rawValue: s.int(2)) ?? .client,
-      hash: s.string(3), createdMs: s.int64(4), revokedMs: s.int64(5))
+      id: s.string(0),
+      name: s.string(1),
+      role: TokenRecord.Role(rawValue: s.int(2)) ?? .client,
+      hash: s.string(3),
+      createdMs: s.int64(4),
+      revokedMs: s.int64(5)
+    )
   }
 }

@@ -13,8 +13,13 @@ extension WriteSession {
         ended.outcome == .succeeded
       {
         return CompletionOutcome(
-          taskID: core.id, queue: core.queue, type: core.type, attempt: ended.attempt,
-          finishedMs: ended.endedMs, repeated: true)
+          taskID: core.id,
+          queue: core.queue,
+          type: core.type,
+          attempt: ended.attempt,
+          finishedMs: ended.endedMs,
+          repeated: true
+        )
       }
       throw StoreError.leaseLost(taskID: item.taskID)
     }
@@ -26,7 +31,8 @@ extension WriteSession {
         lease_deadline_ms = 0, expire_ms = NULL, next_run_ms = 0, finished_ms = ?,
         updated_ms = ?, last_seq = ?
       WHERE rid = ?
-      """)
+      """
+    )
     s.bind(0, item.result)
     s.bind(1, item.contentType)
     s.bind(2, nowMs)
@@ -36,27 +42,46 @@ extension WriteSession {
     _ = try s.step()
     s.reset()
     try endAttempt(
-      taskID: core.id, token: item.token, outcome: .succeeded, resultSize: resultSize,
-      answer: .succeeded, nowMs: nowMs)
+      taskID: core.id,
+      token: item.token,
+      outcome: .succeeded,
+      resultSize: resultSize,
+      answer: .succeeded,
+      nowMs: nowMs
+    )
     try append(
       event(
-        core, .finished, state: .succeeded, nowMs: nowMs,
+        core,
+        .finished,
+        state: .succeeded,
+        nowMs: nowMs,
         message: core.cancelRequested ? "completed after cancel was requested" : "",
-        resultSize: resultSize))
+        resultSize: resultSize
+      )
+    )
     move(queue: core.queue, from: .running, to: .succeeded)
     try updateKey(core, finalState: .succeeded, nowMs: nowMs)
     if core.cleanOnSuccess {
       try deleteRow(core, state: .succeeded, nowMs: nowMs)
     }
     return CompletionOutcome(
-      taskID: core.id, queue: core.queue, type: core.type, attempt: core.attempt,
-      finishedMs: nowMs, repeated: false)
+      taskID: core.id,
+      queue: core.queue,
+      type: core.type,
+      attempt: core.attempt,
+      finishedMs: nowMs,
+      repeated: false
+    )
   }
 
   // MARK: Fail
 
   func fail(
-    taskID: String, token: String, error: String, permanent: Bool, retryAfterMs: Int64?,
+    taskID: String,
+    token: String,
+    error: String,
+    permanent: Bool,
+    retryAfterMs: Int64?,
     nowMs: Int64
   ) throws -> FailOutcome {
     let core = try requireCore(id: taskID)
@@ -69,8 +94,10 @@ extension WriteSession {
       throw StoreError.leaseLost(taskID: taskID)
     }
     let transition = TaskLifecycle.Transition.fail(
-      retryable: !permanent, attemptsLeft: core.attempt < core.maxAttempts,
-      cancelRequested: core.cancelRequested)
+      retryable: !permanent,
+      attemptsLeft: core.attempt < core.maxAttempts,
+      cancelRequested: core.cancelRequested
+    )
     guard case .success(.moved(let state)) = TaskLifecycle.apply(transition, to: core.state) else {
       throw StoreError.internal("lifecycle refused a failure of a running task")
     }
@@ -82,8 +109,14 @@ extension WriteSession {
       nextRunMs = nowMs + delay
     }
     try endAttempt(
-      taskID: core.id, token: token, outcome: .failed, error: error, answer: state,
-      answerNextRunMs: nextRunMs, nowMs: nowMs)
+      taskID: core.id,
+      token: token,
+      outcome: .failed,
+      error: error,
+      answer: state,
+      answerNextRunMs: nextRunMs,
+      nowMs: nowMs
+    )
     try settle(core, to: state, nextRunMs: nextRunMs, error: error, nowMs: nowMs)
     return FailOutcome(state: state, nextRunMs: nextRunMs)
   }
@@ -95,10 +128,21 @@ extension WriteSession {
     guard core.holds(token) else { throw StoreError.leaseLost(taskID: taskID) }
     let state: TaskState = core.cancelRequested ? .cancelled : .pending
     try endAttempt(
-      taskID: core.id, token: token, outcome: .released, answer: state, nowMs: nowMs)
+      taskID: core.id,
+      token: token,
+      outcome: .released,
+      answer: state,
+      nowMs: nowMs
+    )
     try settle(
-      core, to: state, attempt: Swift.max(core.attempt - 1, 0), nextRunMs: 0, error: nil,
-      message: "released", nowMs: nowMs)
+      core,
+      to: state,
+      attempt: Swift.max(core.attempt - 1, 0),
+      nextRunMs: 0,
+      error: nil,
+      message: "released",
+      nowMs: nowMs
+    )
     return state
   }
 
@@ -106,8 +150,13 @@ extension WriteSession {
     let core = try requireCore(id: taskID)
     guard core.holds(token) else { throw StoreError.leaseLost(taskID: taskID) }
     try endAttempt(
-      taskID: core.id, token: token, outcome: .cancelled, error: message, answer: .cancelled,
-      nowMs: nowMs)
+      taskID: core.id,
+      token: token,
+      outcome: .cancelled,
+      error: message,
+      answer: .cancelled,
+      nowMs: nowMs
+    )
     try settle(core, to: .cancelled, nextRunMs: 0, error: nil, message: message, nowMs: nowMs)
   }
 
@@ -118,7 +167,8 @@ extension WriteSession {
     switch TaskLifecycle.apply(.cancel, to: core.state) {
     case .failure(let error):
       throw StoreError.failedPrecondition(
-        "cannot cancel task \(taskID): it is already \(error.state.map { "\($0)" } ?? "gone")")
+        "cannot cancel task \(taskID): it is already \(error.state.map { "\($0)" } ?? "gone")"
+      )
     case .success(.cancelRequested):
       if !core.cancelRequested {
         let sequence = nextSequence
@@ -139,7 +189,9 @@ extension WriteSession {
         throw StoreError.notFound("task \(taskID)")
       }
       return CancelOutcome(
-        task: task, notify: .init(workerID: core.workerID, leaseToken: core.leaseToken))
+        task: task,
+        notify: .init(workerID: core.workerID, leaseToken: core.leaseToken)
+      )
     case .success:
       let sequence = nextSequence
       try db.run(
@@ -169,7 +221,8 @@ extension WriteSession {
     let core = try requireCore(id: taskID)
     guard case .success = TaskLifecycle.apply(.retry, to: core.state) else {
       throw StoreError.failedPrecondition(
-        "cannot retry task \(taskID) in state \(core.state): only FAILED or CANCELLED tasks can")
+        "cannot retry task \(taskID) in state \(core.state): only FAILED or CANCELLED tasks can"
+      )
     }
     let sequence = nextSequence
     try db.run(
@@ -187,8 +240,14 @@ extension WriteSession {
     }
     try append(
       event(
-        core, .stateChanged, state: .pending, attempt: resetAttempts ? 0 : core.attempt,
-        nowMs: nowMs, message: "retried"))
+        core,
+        .stateChanged,
+        state: .pending,
+        attempt: resetAttempts ? 0 : core.attempt,
+        nowMs: nowMs,
+        message: "retried"
+      )
+    )
     move(queue: core.queue, from: core.state, to: .pending)
     try updateKey(core, finalState: nil, nowMs: nowMs)
     guard let task = try TaskRow.load(db, id: taskID, withAttempts: true) else {
@@ -201,7 +260,8 @@ extension WriteSession {
     let core = try requireCore(id: taskID)
     guard case .success = TaskLifecycle.apply(.delete, to: core.state) else {
       throw StoreError.failedPrecondition(
-        "cannot delete task \(taskID) in state \(core.state): only finished tasks can be deleted")
+        "cannot delete task \(taskID) in state \(core.state): only finished tasks can be deleted"
+      )
     }
     try deleteRow(core, state: core.state, nowMs: nowMs)
   }

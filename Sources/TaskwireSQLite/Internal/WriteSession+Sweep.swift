@@ -13,7 +13,8 @@ extension WriteSession {
       """
       SELECT rid FROM tasks INDEXED BY tasks_expire
       WHERE state = 3 AND expire_ms <= ? ORDER BY expire_ms LIMIT ?
-      """)
+      """
+    )
     s.bind(0, nowMs)
     s.bind(1, Self.sweepBatch)
     var rids: [Int64] = []
@@ -38,15 +39,26 @@ extension WriteSession {
           nowMs + core.retryPolicy.delayMs(afterAttempt: Int(core.attempt), random: &random)
       }
       try endAttempt(
-        taskID: core.id, token: core.leaseToken,
+        taskID: core.id,
+        token: core.leaseToken,
         outcome: state == .cancelled ? .cancelled : (timedOut ? .timedOut : .leaseExpired),
-        error: error, answer: state, answerNextRunMs: nextRunMs, nowMs: nowMs)
+        error: error,
+        answer: state,
+        answerNextRunMs: nextRunMs,
+        nowMs: nowMs
+      )
       try settle(core, to: state, nextRunMs: nextRunMs, error: error, nowMs: nowMs)
       expired.append(
         ExpiredLease(
-          taskID: core.id, queue: core.queue, workerID: core.workerID, attempt: core.attempt,
-          reason: timedOut ? .executionTimeout : .leaseExpired, newState: state,
-          nextRunMs: nextRunMs))
+          taskID: core.id,
+          queue: core.queue,
+          workerID: core.workerID,
+          attempt: core.attempt,
+          reason: timedOut ? .executionTimeout : .leaseExpired,
+          newState: state,
+          nextRunMs: nextRunMs
+        )
+      )
     }
     return expired
   }
@@ -58,13 +70,19 @@ extension WriteSession {
       """
       SELECT rid, id, queue, type, state, attempt FROM tasks INDEXED BY tasks_due
       WHERE state IN (2, 4) AND next_run_ms <= ? ORDER BY next_run_ms LIMIT ?
-      """)
+      """
+    )
     s.bind(0, nowMs)
     s.bind(1, Self.sweepBatch)
-    var due: [(rid: Int64, id: String, queue: String, type: String, state: TaskState, attempt: Int32)] = []
+    var due:
+      [(rid: Int64, id: String, queue: String, type: String, state: TaskState, attempt: Int32)] = []
     while try s.step() {
       due.append(
-        (s.int64(0), s.string(1), s.string(2), s.string(3), TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5)))
+        (
+          s.int64(0), s.string(1), s.string(2), s.string(3),
+          TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5)
+        )
+      )
     }
     s.reset()
     var promoted: [String: Int] = [:]
@@ -79,8 +97,16 @@ extension WriteSession {
       }
       try append(
         EventRecord(
-          sequence: 0, taskID: task.id, kind: .stateChanged, state: .pending,
-          attempt: task.attempt, timeMs: nowMs, queue: task.queue, type: task.type))
+          sequence: 0,
+          taskID: task.id,
+          kind: .stateChanged,
+          state: .pending,
+          attempt: task.attempt,
+          timeMs: nowMs,
+          queue: task.queue,
+          type: task.type
+        )
+      )
       move(queue: task.queue, from: task.state, to: .pending)
       promoted[task.queue, default: 0] += 1
     }
@@ -100,7 +126,8 @@ extension WriteSession {
       """
       SELECT rid, id, queue, type, state, attempt, finished_ms FROM tasks INDEXED BY tasks_finished
       WHERE state IN (5, 6, 7) AND finished_ms <= ? ORDER BY finished_ms LIMIT ?
-      """)
+      """
+    )
     s.bind(0, nowMs - minRetention)
     s.bind(1, batch)
     var victims: [(rid: Int64, id: String, queue: String, state: TaskState)] = []
@@ -109,11 +136,15 @@ extension WriteSession {
       scanned += 1
       let queue = s.string(2)
       if s.int64(6) <= nowMs - policy.finishedRetention(for: queue) {
-        victims.append((s.int64(0), s.string(1), queue, TaskState(rawValue: s.int(4)) ?? .succeeded))
+        victims.append(
+          (s.int64(0), s.string(1), queue, TaskState(rawValue: s.int(4)) ?? .succeeded)
+        )
       }
     }
     s.reset()
-    if scanned == batch && maxRetention != minRetention || victims.count == batch { counts.more = true }
+    if scanned == batch && maxRetention != minRetention || victims.count == batch {
+      counts.more = true
+    }
     for victim in victims {
       try db.run("DELETE FROM tasks WHERE rid = ?") { $0.bind(0, victim.rid) }
       try db.run("DELETE FROM attempts WHERE task_id = ?") { $0.bind(0, victim.id) }
@@ -126,7 +157,8 @@ extension WriteSession {
       """
       SELECT queue, key FROM idempotency_keys INDEXED BY idempotency_expiry
       WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?
-      """)
+      """
+    )
     k.bind(0, nowMs)
     k.bind(1, batch)
     var keys: [(String, String)] = []
@@ -181,8 +213,13 @@ extension WriteSession {
     }
     if exists != nil { throw StoreError.alreadyExists("token \"\(name)\"") }
     let record = TokenRecord(
-      id: ids.next(nowMs: nowMs).rawValue, name: name, role: role, hash: hash, createdMs: nowMs,
-      revokedMs: 0)
+      id: ids.next(nowMs: nowMs).rawValue,
+      name: name,
+      role: role,
+      hash: hash,
+      createdMs: nowMs,
+      revokedMs: 0
+    )
     try db.run(
       "INSERT INTO tokens(\(TaskRow.tokenColumns)) VALUES (?, ?, ?, ?, ?, 0)"
     ) {
@@ -200,7 +237,8 @@ extension WriteSession {
       """
       SELECT \(TaskRow.tokenColumns) FROM tokens
       WHERE id = ? OR (name = ? AND revoked_ms = 0) ORDER BY revoked_ms LIMIT 1
-      """)
+      """
+    )
     s.bind(0, idOrName)
     s.bind(1, idOrName)
     guard try s.step() else {

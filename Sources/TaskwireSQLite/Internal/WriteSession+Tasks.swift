@@ -39,8 +39,12 @@ struct TaskCore {
     attempt = s.int32(5)
     maxAttempts = s.int32(6)
     retryPolicy = RetryPolicy(
-      kind: RetryPolicy.Kind(rawValue: s.int(7)) ?? .exponential, initialMs: s.int64(8),
-      multiplier: s.double(9), maxMs: s.int64(10), jitter: s.double(11))
+      kind: RetryPolicy.Kind(rawValue: s.int(7)) ?? .exponential,
+      initialMs: s.int64(8),
+      multiplier: s.double(9),
+      maxMs: s.int64(10),
+      jitter: s.double(11)
+    )
     leaseToken = s.string(12)
     workerID = s.string(13)
     cancelRequested = s.bool(14)
@@ -79,20 +83,44 @@ extension WriteSession {
   }
 
   func event(
-    _ core: TaskCore, _ kind: EventRecord.Kind, state: TaskState, attempt: Int32? = nil,
-    nowMs: Int64, progress: Int32 = 0, message: String = "", error: String = "",
-    resultSize: Int64 = 0, nextRunMs: Int64 = 0
+    _ core: TaskCore,
+    _ kind: EventRecord.Kind,
+    state: TaskState,
+    attempt: Int32? = nil,
+    nowMs: Int64,
+    progress: Int32 = 0,
+    message: String = "",
+    error: String = "",
+    resultSize: Int64 = 0,
+    nextRunMs: Int64 = 0
   ) -> EventRecord {
     EventRecord(
-      sequence: 0, taskID: core.id, kind: kind, state: state, attempt: attempt ?? core.attempt,
-      progress: progress, message: message, error: error, resultSize: resultSize, timeMs: nowMs,
-      queue: core.queue, type: core.type, nextRunMs: nextRunMs)
+      sequence: 0,
+      taskID: core.id,
+      kind: kind,
+      state: state,
+      attempt: attempt ?? core.attempt,
+      progress: progress,
+      message: message,
+      error: error,
+      resultSize: resultSize,
+      timeMs: nowMs,
+      queue: core.queue,
+      type: core.type,
+      nextRunMs: nextRunMs
+    )
   }
 
   /// Records how the attempt holding `token` ended.
   func endAttempt(
-    taskID: String, token: String, outcome: AttemptRecord.Outcome, error: String = "",
-    resultSize: Int64 = 0, answer: TaskState, answerNextRunMs: Int64 = 0, nowMs: Int64
+    taskID: String,
+    token: String,
+    outcome: AttemptRecord.Outcome,
+    error: String = "",
+    resultSize: Int64 = 0,
+    answer: TaskState,
+    answerNextRunMs: Int64 = 0,
+    nowMs: Int64
   ) throws(SQLiteError) {
     try db.run(
       """
@@ -122,7 +150,8 @@ extension WriteSession {
       """
       SELECT outcome, answer_state, answer_next_run_ms, number, ended_ms FROM attempts
       WHERE task_id = ? AND lease_token = ?
-      """)
+      """
+    )
     s.bind(0, taskID)
     s.bind(1, token)
     defer { s.reset() }
@@ -161,8 +190,13 @@ extension WriteSession {
   /// Moves a running task whose attempt ended (failed, expired, timed out, cancel-acknowledged,
   /// released) to `state`, with its event and counters.
   func settle(
-    _ core: TaskCore, to state: TaskState, attempt: Int32? = nil, nextRunMs: Int64,
-    error: String?, message: String = "", nowMs: Int64
+    _ core: TaskCore,
+    to state: TaskState,
+    attempt: Int32? = nil,
+    nextRunMs: Int64,
+    error: String?,
+    message: String = "",
+    nowMs: Int64
   ) throws {
     let kind: EventRecord.Kind =
       state.isFinished ? .finished : (state == .retrying ? .retryScheduled : .stateChanged)
@@ -186,8 +220,16 @@ extension WriteSession {
     }
     try append(
       event(
-        core, kind, state: state, attempt: attempt, nowMs: nowMs, message: message,
-        error: error ?? "", nextRunMs: nextRunMs))
+        core,
+        kind,
+        state: state,
+        attempt: attempt,
+        nowMs: nowMs,
+        message: message,
+        error: error ?? "",
+        nextRunMs: nextRunMs
+      )
+    )
     move(queue: core.queue, from: core.state, to: state)
     if state.isFinished { try updateKey(core, finalState: state, nowMs: nowMs) }
   }
@@ -270,7 +312,8 @@ extension WriteSession {
       """
       SELECT task_id, fingerprint, created_ms, final_state, finished_ms, expires_ms
       FROM idempotency_keys WHERE queue = ? AND key = ?
-      """)
+      """
+    )
     s.bind(0, task.queue)
     s.bind(1, task.idempotencyKey)
     guard try s.step() else {
@@ -297,7 +340,12 @@ extension WriteSession {
     }
     // The task was deleted (or cleaned on success): rebuild what we know from the request.
     var record = TaskRecord(
-      id: taskID, spec: task, state: finalState ?? .succeeded, createdMs: createdMs, sequence: 0)
+      id: taskID,
+      spec: task,
+      state: finalState ?? .succeeded,
+      createdMs: createdMs,
+      sequence: 0
+    )
     record.finishedMs = finishedMs
     record.nextRunMs = 0
     return .existing(record)
@@ -316,7 +364,8 @@ extension WriteSession {
         lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
         created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
-      """)
+      """
+    )
     s.bind(0, id)
     s.bind(1, task.queue)
     s.bind(2, task.type)
@@ -360,8 +409,17 @@ extension WriteSession {
     }
     try append(
       EventRecord(
-        sequence: 0, taskID: id, kind: .created, state: state, attempt: 0, timeMs: nowMs,
-        queue: task.queue, type: task.type, nextRunMs: record.nextRunMs))
+        sequence: 0,
+        taskID: id,
+        kind: .created,
+        state: state,
+        attempt: 0,
+        timeMs: nowMs,
+        queue: task.queue,
+        type: task.type,
+        nextRunMs: record.nextRunMs
+      )
+    )
     move(queue: task.queue, from: nil, to: state)
     return record
   }
@@ -388,7 +446,8 @@ extension WriteSession {
           """
           SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready
           WHERE queue = ? AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT ?
-          """)
+          """
+        )
         s.bind(0, queue)
         s.bind(1, max)
         while try s.step() { candidates.append((s.int64(0), s.int64(1), s.int64(2))) }
@@ -401,7 +460,8 @@ extension WriteSession {
             SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready_type
             WHERE queue = ? AND type = ? AND state = 1
             ORDER BY priority DESC, run_at_ms, rid LIMIT ?
-            """)
+            """
+          )
           s.bind(0, queue)
           s.bind(1, type)
           s.bind(2, max)
@@ -431,7 +491,8 @@ extension WriteSession {
       SELECT id, queue, type, payload, content_type, priority, attempt, max_attempts,
         lease_duration_ms, execution_timeout_ms, metadata, parent_id, created_ms, started_ms
       FROM tasks WHERE rid = ?
-      """)
+      """
+    )
     s.bind(0, rid)
     guard try s.step() else {
       s.reset()
@@ -450,11 +511,23 @@ extension WriteSession {
     let expire = executionTimeoutMs > 0 ? Swift.min(deadline, nowMs + executionTimeoutMs) : deadline
     let sequence = nextSequence
     let grant = LeaseGrant(
-      taskID: id, queue: queue, type: type, payload: s.data(3), contentType: s.string(4),
-      priority: s.int32(5), attempt: attempt, maxAttempts: s.int32(7), leaseToken: token,
-      leaseDeadlineMs: deadline, leaseDurationMs: leaseDurationMs,
-      executionTimeoutMs: executionTimeoutMs, metadata: MetadataCodec.decode(s.data(10)),
-      parentID: s.string(11), createdMs: s.int64(12), sequence: sequence)
+      taskID: id,
+      queue: queue,
+      type: type,
+      payload: s.data(3),
+      contentType: s.string(4),
+      priority: s.int32(5),
+      attempt: attempt,
+      maxAttempts: s.int32(7),
+      leaseToken: token,
+      leaseDeadlineMs: deadline,
+      leaseDurationMs: leaseDurationMs,
+      executionTimeoutMs: executionTimeoutMs,
+      metadata: MetadataCodec.decode(s.data(10)),
+      parentID: s.string(11),
+      createdMs: s.int64(12),
+      sequence: sequence
+    )
     s.reset()
     try db.run(
       """
@@ -489,8 +562,16 @@ extension WriteSession {
     }
     try append(
       EventRecord(
-        sequence: 0, taskID: id, kind: .stateChanged, state: .running, attempt: attempt,
-        timeMs: nowMs, queue: queue, type: type))
+        sequence: 0,
+        taskID: id,
+        kind: .stateChanged,
+        state: .running,
+        attempt: attempt,
+        timeMs: nowMs,
+        queue: queue,
+        type: type
+      )
+    )
     move(queue: queue, from: .pending, to: .running)
     return grant
   }
@@ -526,8 +607,14 @@ extension WriteSession {
       }
       try append(
         event(
-          core, .progress, state: .running, nowMs: nowMs, progress: percent,
-          message: progress.message))
+          core,
+          .progress,
+          state: .running,
+          nowMs: nowMs,
+          progress: percent,
+          message: progress.message
+        )
+      )
     } else {
       try db.run("UPDATE tasks SET lease_deadline_ms = ?, expire_ms = ? WHERE rid = ?") {
         $0.bind(0, deadline)

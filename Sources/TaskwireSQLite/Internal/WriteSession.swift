@@ -62,11 +62,14 @@ final class WriteSession {
       """
       SELECT name, paused, pending, scheduled, running, retrying, succeeded, failed, cancelled
       FROM queues
-      """)
+      """
+    )
     while try s.step() {
       var counters = QueueCounters()
       counters.paused = s.bool(1)
-      for state in TaskState.allCases { counters.counts[state.rawValue] = s.int(Int32(state.rawValue) + 1) }
+      for state in TaskState.allCases {
+        counters.counts[state.rawValue] = s.int(Int32(state.rawValue) + 1)
+      }
       queues[s.string(0)] = counters
     }
     s.reset()
@@ -100,7 +103,8 @@ final class WriteSession {
           scheduled = excluded.scheduled, running = excluded.running,
           retrying = excluded.retrying, succeeded = excluded.succeeded,
           failed = excluded.failed, cancelled = excluded.cancelled
-        """)
+        """
+      )
       for name in dirtyQueues {
         guard let counters = queues[name] else { continue }
         s.reset()
@@ -181,7 +185,8 @@ final class WriteSession {
     lastSequence += 1
     event.sequence = lastSequence
     let s = try db.statement(
-      "INSERT INTO events(\(TaskRow.eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      "INSERT INTO events(\(TaskRow.eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     s.bind(0, Int64(event.sequence))
     s.bind(1, event.taskID)
     s.bind(2, event.kind.rawValue)

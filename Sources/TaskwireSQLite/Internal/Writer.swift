@@ -48,7 +48,10 @@ final class WriterContext {
     opened = true
     do throws(SQLiteError) {
       let db = try SQLiteConnection(
-        path: configuration.path, readOnly: false, vfs: configuration.testing.vfs)
+        path: configuration.path,
+        readOnly: false,
+        vfs: configuration.testing.vfs
+      )
       do throws(SQLiteError) {
         try db.execute("PRAGMA journal_mode = WAL")
         let synchronous: String
@@ -63,10 +66,14 @@ final class WriterContext {
           PRAGMA temp_store = MEMORY;
           PRAGMA cache_size = -32768;
           PRAGMA foreign_keys = OFF;
-          """)
+          """
+        )
         try Schema.migrate(db)
         let session = try WriteSession(
-          db: db, policy: configuration.policy, seed: configuration.randomSeed)
+          db: db,
+          policy: configuration.policy,
+          seed: configuration.randomSeed
+        )
         counters.latestSequence.store(session.committedSequence, ordering: .releasing)
         self.session = session
       } catch {
@@ -178,7 +185,10 @@ final class ReaderContext {
         if db == nil, error == nil {
           do {
             let db = try SQLiteConnection(
-              path: configuration.path, readOnly: false, vfs: configuration.testing.vfs)
+              path: configuration.path,
+              readOnly: false,
+              vfs: configuration.testing.vfs
+            )
             try db.execute("PRAGMA query_only = 1; PRAGMA cache_size = -16384")
             self.db = db
           } catch {

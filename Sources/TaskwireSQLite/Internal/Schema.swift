@@ -124,7 +124,20 @@ enum Schema {
 
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta(key, value) VALUES ('last_event_seq', 0);
+    """,
+    // 2: tombstones of tasks cleaned on success, so a repeated completion (its first answer was
+    // lost) is still answered as a success. Purged with the idempotency keys' retention.
     """
+    CREATE TABLE cleaned_tasks (
+      task_id TEXT PRIMARY KEY,
+      lease_token TEXT NOT NULL,
+      queue TEXT NOT NULL,
+      type TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      finished_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX cleaned_tasks_finished ON cleaned_tasks(finished_ms);
+    """,
   ]
 
   /// Applies the migrations the file lacks. Returns how many ran.

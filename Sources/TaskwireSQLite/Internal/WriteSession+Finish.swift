@@ -7,7 +7,10 @@ extension WriteSession {
 
   /// Completes one task (the caller runs each item of a batch in its own savepoint).
   func complete(_ item: Completion, nowMs: Int64) throws -> CompletionOutcome {
-    let core = try requireCore(id: item.taskID)
+    guard let core = try loadCore(id: item.taskID) else {
+      if let cleaned = try cleanedCompletion(item) { return cleaned }
+      throw StoreError.notFound("task \(item.taskID)")
+    }
     guard core.holds(item.token) else {
       if let ended = try finishedAttempt(taskID: core.id, token: item.token),
         ended.outcome == .succeeded
@@ -63,6 +66,19 @@ extension WriteSession {
     try updateKey(core, finalState: .succeeded, nowMs: nowMs)
     if core.cleanOnSuccess {
       try deleteRow(core, state: .succeeded, nowMs: nowMs)
+      try db.run(
+        """
+        INSERT OR REPLACE INTO cleaned_tasks(task_id, lease_token, queue, type, attempt, finished_ms)
+        VALUES (?, ?, ?, ?, ?, ?)
+        """
+      ) {
+        $0.bind(0, core.id)
+        $0.bind(1, item.token)
+        $0.bind(2, core.queue)
+        $0.bind(3, core.type)
+        $0.bind(4, core.attempt)
+        $0.bind(5, nowMs)
+      }
     }
     return CompletionOutcome(
       taskID: core.id,
@@ -71,6 +87,28 @@ extension WriteSession {
       attempt: core.attempt,
       finishedMs: nowMs,
       repeated: false
+    )
+  }
+
+  /// The answer to a repeated completion of a task that was cleaned on success, if it is one.
+  private func cleanedCompletion(_ item: Completion) throws(SQLiteError) -> CompletionOutcome? {
+    let s = try db.statement(
+      """
+      SELECT queue, type, attempt, finished_ms FROM cleaned_tasks
+      WHERE task_id = ? AND lease_token = ?
+      """
+    )
+    s.bind(0, item.taskID)
+    s.bind(1, item.token)
+    defer { s.reset() }
+    guard !item.token.isEmpty, try s.step() else { return nil }
+    return CompletionOutcome(
+      taskID: item.taskID,
+      queue: s.string(0),
+      type: s.string(1),
+      attempt: s.int32(2),
+      finishedMs: s.int64(3),
+      repeated: true
     )
   }
 

@@ -172,6 +172,15 @@ extension WriteSession {
     }
     counts.idempotencyKeys = keys.count
     if keys.count == batch { counts.more = true }
+    try db.run(
+      """
+      DELETE FROM cleaned_tasks WHERE task_id IN (
+        SELECT task_id FROM cleaned_tasks WHERE finished_ms <= ? ORDER BY finished_ms LIMIT ?)
+      """
+    ) {
+      $0.bind(0, nowMs - policy.idempotencyRetentionMs)
+      $0.bind(1, batch)
+    }
 
     // Events: older than the retention, or beyond the newest `maxEvents`.
     let oldest = try db.scalar("SELECT min(seq) FROM events") ?? 0

@@ -59,6 +59,15 @@ public final class SQLiteTaskStore: TaskStore {
     }
   }
 
+  deinit {
+    // A store dropped without `close()`: finish the queued work and stop the threads anyway.
+    if !closed.exchange(true, ordering: .acquiringAndReleasing) {
+      if writer.enqueue(.close({})) { writer.close() }
+      for reader in readers where reader.enqueue(.close({})) { reader.close() }
+      walSync?.stop()
+    }
+  }
+
   /// Group transactions committed so far (each one fsync in `full` mode).
   public var commitCount: Int { counters.commits.load(ordering: .relaxed) }
 

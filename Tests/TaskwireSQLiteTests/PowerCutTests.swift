@@ -149,3 +149,42 @@ struct PowerCutTests {
     #expect(lost.isSubset(of: outcome.lostBeforeSync))
   }
 }
+
+@Suite("Relaxed durability")
+struct RelaxedDurabilityTests {
+  @Test("The background WAL sync runs by itself in relaxed mode", .timeLimit(.minutes(1)))
+  func backgroundSync() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    let (synced, continuation) = AsyncStream.makeStream(of: String.self)
+    let store = try await SQLiteTaskStore(
+      configuration: .init(
+        path: path,
+        durability: .relaxed,
+        relaxedSyncIntervalMs: 5,
+        testing: .init(walSync: { continuation.yield($0) })
+      )
+    )
+    _ = try await store.submitOne(task())
+    // Waits for the sync thread's first tick (no sleeping: the hook signals).
+    var iterator = synced.makeAsyncIterator()
+    let walPath = await iterator.next()
+    #expect(walPath == path + "-wal")
+    try await store.close()
+    continuation.finish()
+  }
+
+  @Test("Full mode has no background sync")
+  func fullHasNone() async throws {
+    let dir = try TemporaryDirectory()
+    let store = try await SQLiteTaskStore(
+      configuration: .init(
+        path: dir.path + "/taskwire.sqlite",
+        testing: .init(walSync: { _ in Issue.record("full mode synced the WAL from a timer") })
+      )
+    )
+    _ = try await store.submitOne(task())
+    store.syncWAL()
+    try await store.close()
+  }
+}

@@ -186,9 +186,8 @@ extension SQLiteTaskStore {
   }
 
   public func latestSequence() async throws -> UInt64 {
-    try await read { db in
-      UInt64(try db.scalar("SELECT value FROM meta WHERE key = 'last_event_seq'") ?? 0)
-    }
+    // The writer publishes the sequence right after each commit: no read connection needed.
+    latestCommittedSequence
   }
 
   // MARK: Filters

@@ -71,6 +71,9 @@ public final class SQLiteTaskStore: TaskStore {
   /// Group transactions committed so far (each one fsync in `full` mode).
   public var commitCount: Int { counters.commits.load(ordering: .relaxed) }
 
+  /// The sequence of the newest committed event (what ``latestSequence()`` returns).
+  public var latestCommittedSequence: UInt64 { counters.latestSequence.load(ordering: .acquiring) }
+
   /// Write operations committed so far.
   public var operationCount: Int { counters.operations.load(ordering: .relaxed) }
 

@@ -203,3 +203,54 @@ struct EventsAndCommitTests {
     #expect(expire.contains("tasks_expire (expire_ms<?)"), "\(expire)")
   }
 }
+
+@Suite("Concurrency")
+struct ConcurrencyTests {
+  @Test("Twenty workers leasing at once never get the same task twice")
+  func noDoubleLease() async throws {
+    try await withStore { store in
+      _ = try await store.submit(
+        (0..<500).map { task("t\($0)", priority: Int32($0 % 3)) },
+        nowMs: t0
+      )
+      let leased = try await withThrowingTaskGroup(of: [LeaseGrant].self) { group in
+        for worker in 0..<20 {
+          group.addTask {
+            var mine: [LeaseGrant] = []
+            while true {
+              let grants = try await store.lease(
+                queues: ["default"],
+                types: [],
+                max: 7,
+                workerID: "w\(worker)",
+                nowMs: t0 + 1
+              )
+              if grants.isEmpty { return mine }
+              mine += grants
+            }
+          }
+        }
+        return try await group.reduce(into: []) { $0 += $1 }
+      }
+      #expect(leased.count == 500)
+      #expect(Set(leased.map(\.taskID)).count == 500)
+      #expect(Set(leased.map(\.leaseToken)).count == 500)
+      let completions = try await withThrowingTaskGroup(of: Bool.self) { group in
+        for grant in leased {
+          group.addTask {
+            let results = try await store.complete(
+              [Completion(taskID: grant.taskID, token: grant.leaseToken)],
+              nowMs: t0 + 2
+            )
+            return (try? results[0].get()) != nil
+          }
+        }
+        return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+      }
+      #expect(completions == 500)
+      #expect(try await store.count(filter: TaskFilter(states: [.succeeded])) == 500)
+      #expect(try await store.latestSequence() == store.latestCommittedSequence)
+      #expect(store.latestCommittedSequence == 1_500)
+    }
+  }
+}

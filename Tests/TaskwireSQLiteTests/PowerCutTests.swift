@@ -1,5 +1,6 @@
 import CSQLiteCrashVFS
 import Foundation
+import Synchronization
 import TaskwireCore
 import TaskwireSQLite
 import TaskwireStore
@@ -130,6 +131,80 @@ struct PowerCutTests {
     #expect(taskwire_crash_vfs_sync_count() > syncsBefore)
   }
 
+  @Test(
+    "full: a power cut in the middle of concurrent submits and completions loses nothing acknowledged"
+  )
+  func cutUnderLoad() async throws {
+    taskwire_crash_vfs_reset()
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    let store = try await SQLiteTaskStore(
+      configuration: .init(path: path, testing: .init(vfs: Self.vfs))
+    )
+    let acked = AckLog()
+    let (cut, cutNow) = AsyncStream.makeStream(of: Void.self)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for submitter in 0..<32 {
+        group.addTask {
+          for i in 0..<1_000 {
+            guard
+              let id = try? await store.submit([task("s\(submitter)-\(i)")], nowMs: t0)[0]
+                .record?.id
+            else { return }
+            let count = acked.state.withLock {
+              $0.submits.append(id)
+              return $0.submits.count
+            }
+            if count == 400 { cutNow.yield() }
+          }
+        }
+      }
+      for worker in 0..<4 {
+        group.addTask {
+          while true {
+            guard
+              let grants = try? await store.lease(
+                queues: [],
+                types: [],
+                max: 8,
+                workerID: "w\(worker)",
+                nowMs: t0 + 1
+              )
+            else { return }
+            for grant in grants {
+              guard
+                let results = try? await store.complete(
+                  [Completion(taskID: grant.taskID, token: grant.leaseToken)],
+                  nowMs: t0 + 2
+                ), (try? results[0].get()) != nil
+              else { return }
+              acked.state.withLock { $0.completions.append(grant.taskID) }
+            }
+          }
+        }
+      }
+      // The power goes while everything above is still running.
+      for await _ in cut { break }
+      taskwire_crash_vfs_power_cut()
+      try await group.waitForAll()
+    }
+    try await store.close()
+    taskwire_crash_vfs_reset()
+
+    let (submits, completions) = acked.state.withLock { ($0.submits, $0.completions) }
+    #expect(submits.count >= 400)
+    let reopened = try await SQLiteTaskStore(configuration: .init(path: path))
+    var lost = 0
+    for id in submits where try await reopened.get(taskID: id) == nil { lost += 1 }
+    var undone = 0
+    for id in completions where try await reopened.get(taskID: id)?.state != .succeeded {
+      undone += 1
+    }
+    #expect(lost == 0)
+    #expect(undone == 0)
+    try await reopened.close()
+  }
+
   @Test("The test is real: with synchronous=OFF the same scenario loses acknowledged writes")
   func synchronousOffLoses() async throws {
     let outcome = try await run(durability: .full, synchronousOff: true)
@@ -187,4 +262,9 @@ struct RelaxedDurabilityTests {
     store.syncWAL()
     try await store.close()
   }
+}
+
+/// What was acknowledged before the power cut.
+final class AckLog: Sendable {
+  let state = Mutex<(submits: [String], completions: [String])>(([], []))
 }

@@ -17,7 +17,7 @@ extension SQLiteTaskStore {
         clause += "id > ?"
         binds.append(.text(cursor))
       }
-      let s = try db.statement(
+      let s = try db.prepareOnce(
         "SELECT \(TaskRow.columns) FROM tasks\(clause) ORDER BY id LIMIT \(limit + 1)"
       )
       Self.bind(binds, to: s)
@@ -47,13 +47,12 @@ extension SQLiteTaskStore {
           sql +=
             " WHERE name IN (\(Array(repeating: "?", count: filter.queues.count).joined(separator: ", ")))"
         }
-        let value = try db.scalar(sql) { s in
-          for (i, queue) in filter.queues.enumerated() { s.bind(Int32(i), queue) }
-        }
-        return UInt64(max(value ?? 0, 0))
+        let s = try db.prepareOnce(sql)
+        for (i, queue) in filter.queues.enumerated() { s.bind(Int32(i), queue) }
+        return try s.step() ? UInt64(max(s.int64(0), 0)) : 0
       }
       let (clause, binds) = Self.whereClause(filter)
-      let s = try db.statement("SELECT count(*) FROM tasks\(clause)")
+      let s = try db.prepareOnce("SELECT count(*) FROM tasks\(clause)")
       Self.bind(binds, to: s)
       defer { s.reset() }
       return try s.step() ? UInt64(s.int64(0)) : 0

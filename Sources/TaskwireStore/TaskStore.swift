@@ -79,7 +79,9 @@ public protocol TaskStore: Sendable {
   /// The earliest next-run time or lease deadline (or execution-timeout deadline), for a timer.
   func nextDueMs() async throws -> Int64?
 
-  /// Deletes what retention allows: finished tasks, expired idempotency keys, old events.
+  /// Deletes what retention allows: finished tasks, expired idempotency keys, old events. Each
+  /// kind is bounded per call (`PurgeCounts.more` asks for another call soon); retention
+  /// deletions append no events.
   func purge(nowMs: Int64) async throws -> PurgeCounts
 
   /// Counts for the named queues (all known queues when empty). A pending task is *stuck* when

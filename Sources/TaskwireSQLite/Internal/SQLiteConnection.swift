@@ -73,6 +73,14 @@ final class SQLiteConnection {
     return statement
   }
 
+  /// A statement prepared for one use (dynamic SQL); it is finalized when released, never cached.
+  func prepareOnce(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+    var raw: OpaquePointer?
+    let rc = sqlite3_prepare_v2(handle, sql, -1, &raw, nil)
+    guard rc == SQLITE_OK, let raw else { throw error(rc) }
+    return SQLiteStatement(raw, connection: self, owned: true)
+  }
+
   /// Runs one statement that returns no rows.
   func run(_ sql: String, _ bind: (SQLiteStatement) -> Void = { _ in }) throws(SQLiteError) {
     let statement = try statement(sql)
@@ -99,10 +107,17 @@ final class SQLiteConnection {
 final class SQLiteStatement {
   let raw: OpaquePointer
   unowned let connection: SQLiteConnection
+  /// Finalized on release (one-use statements); cached ones are finalized by their connection.
+  private let owned: Bool
 
-  init(_ raw: OpaquePointer, connection: SQLiteConnection) {
+  init(_ raw: OpaquePointer, connection: SQLiteConnection, owned: Bool = false) {
     self.raw = raw
     self.connection = connection
+    self.owned = owned
+  }
+
+  deinit {
+    if owned { sqlite3_finalize(raw) }
   }
 
   func finalize() { sqlite3_finalize(raw) }

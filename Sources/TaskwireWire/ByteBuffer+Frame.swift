@@ -11,12 +11,11 @@ package let frameDecodingOptions: BinaryDecodingOptions = {
 }()
 
 extension ByteBuffer {
-  /// Appends `frame` with its 4-byte big-endian length prefix.
+  /// Appends `frame` with its 4-byte big-endian length prefix. The body is serialized straight
+  /// into a buffer that already holds the prefix, so the frame is copied once on its way out.
   package mutating func writeFrame(_ frame: Taskwire_V1_Frame) throws {
-    let bytes: [UInt8] = try frame.serializedBytes()
-    self.reserveCapacity(minimumWritableBytes: FrameDecoder.headerLength + bytes.count)
-    self.writeInteger(UInt32(bytes.count))
-    self.writeBytes(bytes)
+    var framed: FramedBytes = try frame.serializedBytes()
+    self.writeBuffer(&framed.buffer)
   }
 
   /// Decodes the readable bytes (one frame body, without its length prefix) as a `Frame`.
@@ -65,5 +64,38 @@ private struct ProtobufBytes: SwiftProtobufContiguousBytes {
     _ body: (UnsafeMutableRawBufferPointer) throws -> R
   ) rethrows -> R {
     try self.buffer.withUnsafeMutableReadableBytes(body)
+  }
+}
+
+/// Serialization target that reserves the 4-byte length prefix in front of the body.
+private struct FramedBytes: SwiftProtobufContiguousBytes {
+  var buffer: ByteBuffer
+
+  init(repeating: UInt8, count: Int) {
+    self.buffer = ByteBuffer()
+    self.buffer.reserveCapacity(FrameDecoder.headerLength + count)
+    self.buffer.writeInteger(UInt32(count))
+    self.buffer.writeRepeatingByte(repeating, count: count)
+  }
+
+  init<S: Sequence>(_ sequence: S) where S.Element == UInt8 {
+    let bytes = Array(sequence)
+    self.buffer = ByteBuffer()
+    self.buffer.writeInteger(UInt32(bytes.count))
+    self.buffer.writeBytes(bytes)
+  }
+
+  var count: Int { self.buffer.readableBytes - FrameDecoder.headerLength }
+
+  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try self.buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(FrameDecoder.headerLength))) }
+  }
+
+  mutating func withUnsafeMutableBytes<R>(
+    _ body: (UnsafeMutableRawBufferPointer) throws -> R
+  ) rethrows -> R {
+    try self.buffer.withUnsafeMutableReadableBytes {
+      try body(UnsafeMutableRawBufferPointer(rebasing: $0.dropFirst(FrameDecoder.headerLength)))
+    }
   }
 }

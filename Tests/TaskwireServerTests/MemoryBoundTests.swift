@@ -4,6 +4,7 @@ import TaskwireRuntime
 import TaskwireServer
 import TaskwireStore
 import Foundation
+import NIOCore
 import TaskwireProto
 import Testing
 
@@ -11,7 +12,9 @@ import Testing
 @Suite("Memory bounds", .serialized)
 struct MemoryBoundTests {
   /// The bound: a peer that sends requests and never reads adds less than this to the server's RSS.
-  static let slowReaderBound = 96 * 1024 * 1024
+  /// At most `max_concurrent_calls` (100) answers of 64 KiB wait for it, each held about twice
+  /// (the record and its encoded frame): ~13 MiB, plus allocator slack.
+  static let slowReaderBound = 48 * 1024 * 1024
 
   @Test("A peer that sends requests and never reads does not grow server memory past the bound")
   func neverReads() async throws {
@@ -20,15 +23,19 @@ struct MemoryBoundTests {
     let server = try ServerProcess(dataDirectory: directory)
     try await server.start()
     let setup = Session(try await server.client())
-    // A task whose Get answer is 256 KiB: every unread answer costs the server real memory.
+    // A task whose Get answer is 64 KiB: every unread answer costs the server real memory.
     let big = try await setup.submit {
       $0.queue = "memory"
-      $0.payload = Data(repeating: 0x5A, count: 256 * 1024)
+      $0.payload = Data(repeating: 0x5A, count: 64 * 1024)
     }
     let baseline = try server.residentBytes()
 
-    // The greedy peer: 20,000 Gets (5 GiB of answers) and it reads none of them.
-    let peer = try await server.client()
+    // The greedy peer: 20,000 Gets (1.25 GiB of answers) and it reads none of them.
+    let peer = try await RawClient.connect(port: server.port, caPath: server.caPath, receiveBufferBytes: 4096)
+    guard case .helloReply(_)? = try await peer.hello(token: server.adminToken)?.body else {
+      throw TestFailure("hello refused")
+    }
+    try await peer.channel.setOption(.autoRead, value: false).get()
     let request = Taskwire_V1_Frame.request(0, .getRequest(.with { $0.id = big.task.id }))
     let peak = try await withThrowingTaskGroup(of: Int.self) { group in
       group.addTask {
@@ -67,7 +74,7 @@ struct MemoryBoundTests {
 }
 
 extension MemoryBoundTests {
-  /// The bound for a watcher that stops reading while 40,000 events are produced.
+  /// The bound for a watcher that stops reading while 32 MiB of events are produced.
   static let laggingWatcherBound = 64 * 1024 * 1024
 
   @Test("A watcher that stops reading is cut off with the lag status; memory stays bounded; others keep pace")
@@ -78,6 +85,7 @@ extension MemoryBoundTests {
     try await server.start()
     let slow = try await RawClient.connect(port: server.port, caPath: server.caPath, receiveBufferBytes: 4096)
     let reply = try await slow.hello(token: server.adminToken)
+    try await slow.channel.setOption(.autoRead, value: false).get()
     guard case .helloReply? = reply?.body else {
       throw TestFailure("hello refused")
     }
@@ -90,17 +98,26 @@ extension MemoryBoundTests {
     _ = try await producer.call(.healthRequest(.init()))
     let baseline = try server.residentBytes()
     var peak = baseline
-    let total = 40_000
+    // 2,000 tasks, each failing for good with a 16 KiB error: 6,000 events, 32 MiB of them —
+    // far more than the kernel's socket buffers hold for the watcher that does not read.
+    let tasks = 2_000
+    let total = tasks * 3
+    let bigError = String(repeating: "e", count: 16 * 1024)
+    let worker = Session(try await server.client())
     var briskSeen = 0
-    for _ in 0..<(total / 500) {
+    for _ in 0..<(tasks / 250) {
       let answer = try await producer.call(.submitBatchRequest(.with {
-        $0.tasks = (0..<500).map { _ in .with { $0.queue = "lag"; $0.type = "job"; $0.payload = Data(count: 128) } }
+        $0.tasks = (0..<250).map { _ in .with { $0.queue = "lag"; $0.type = "job"; $0.maxAttempts = 1 } }
       }))
       guard case .submitBatchResponse = answer else { throw TestFailure("batch refused: \(answer)") }
+      let leased = try await worker.lease("lag", max: 250)
+      for task in leased {
+        _ = try await worker.fail(task, error: bigError, permanent: true)
+      }
       // The brisk watcher keeps pace: it reads everything produced so far.
-      while let frame = await brisk.next(timeout: .seconds(10)) {
+      let target = briskSeen + 750
+      while briskSeen < target, let frame = await brisk.next(timeout: .seconds(10)) {
         if case .watchEvent? = frame.body { briskSeen += 1 }
-        if briskSeen % 500 == 0 { break }
       }
       peak = max(peak, try server.residentBytes())
     }
@@ -109,6 +126,7 @@ extension MemoryBoundTests {
     print("lagging watcher: baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB (bound \(Self.laggingWatcherBound / 1_048_576) MiB)")
     #expect(growth < Self.laggingWatcherBound)
     // Now the slow one reads: what was in flight, then the lag end with a resume point.
+    try await slow.startReading()
     var end: Taskwire_V1_Status?
     var slowSeen = 0
     while let frame = await slow.next(timeout: .seconds(10)) {

@@ -16,6 +16,9 @@ final class CallTable: Sendable {
 
   private struct State {
     var calls: [UInt64: (cancellation: CallCancellation, long: Bool)] = [:]
+    /// Calls that ended but whose answer is not written yet: they still count toward the limit,
+    /// so a peer that does not read cannot make answers pile up.
+    var unwritten = 0
     var draining = false
     var onDrained: (@Sendable () -> Void)?
   }
@@ -32,7 +35,8 @@ final class CallTable: Sendable {
     self.state.withLock { state in
       if state.calls[id] != nil { return .duplicate }
       if state.draining { return .draining }
-      if state.calls.count >= self.maxConcurrentCalls { return .tooMany(inFlight: state.calls.count) }
+      let inFlight = state.calls.count + state.unwritten
+      if inFlight >= self.maxConcurrentCalls { return .tooMany(inFlight: inFlight) }
       let cancellation = CallCancellation()
       state.calls[id] = (cancellation, long)
       return .admitted(cancellation)
@@ -42,13 +46,16 @@ final class CallTable: Sendable {
   /// Forgets call `id`; call it before writing the call's last frame so the id may be reused,
   /// and ``answered()`` after writing it.
   func end(_ id: UInt64) {
-    self.state.withLock { state in state.calls[id] = nil }
+    self.state.withLock { state in
+      if state.calls.removeValue(forKey: id) != nil { state.unwritten += 1 }
+    }
   }
 
   /// A call's last frame was written: when draining and nothing is left, the connection closes.
   func answered() {
     let drained = self.state.withLock { state -> (@Sendable () -> Void)? in
-      if state.draining, state.calls.isEmpty, let drained = state.onDrained {
+      state.unwritten -= 1
+      if state.draining, state.calls.isEmpty, state.unwritten == 0, let drained = state.onDrained {
         state.onDrained = nil
         return drained
       }
@@ -75,7 +82,7 @@ final class CallTable: Sendable {
     let (toCancel, runNow) = self.state.withLock { state -> ([CallCancellation], Bool) in
       state.draining = true
       let long = state.calls.values.filter(\.long).map(\.cancellation)
-      if state.calls.isEmpty { return (long, true) }
+      if state.calls.isEmpty, state.unwritten == 0 { return (long, true) }
       state.onDrained = drained
       return (long, false)
     }

@@ -36,7 +36,8 @@ final class RawClient: Sendable {
     host: String = "127.0.0.1",
     tlsVersions: (minimum: TLSVersion, maximum: TLSVersion)? = nil,
     plaintext: Bool = false,
-    receiveBufferBytes: Int? = nil
+    receiveBufferBytes: Int? = nil,
+    reading: Bool = true
   ) async throws -> RawClient {
     var tls = TLSConfiguration.makeClientConfiguration()
     tls.trustRoots = .file(caPath)
@@ -47,6 +48,10 @@ final class RawClient: Sendable {
     let context = try NIOSSLContext(configuration: tls)
     let (stream, continuation) = AsyncStream.makeStream(of: Taskwire_V1_Frame.self)
     var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    if !reading {
+      // A peer that does not read: nothing is taken off the socket until `startReading()`.
+      bootstrap = bootstrap.channelOption(.autoRead, value: false)
+    }
     if let bytes = receiveBufferBytes {
       bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(bytes))
     }
@@ -74,6 +79,12 @@ final class RawClient: Sendable {
     var buffer = self.channel.allocator.buffer(capacity: 256)
     for frame in frames { try buffer.writeFrame(frame) }
     try await self.channel.writeAndFlush(buffer)
+  }
+
+  /// Starts reading (for a client connected with `reading: false`).
+  func startReading() async throws {
+    try await self.channel.setOption(.autoRead, value: true).get()
+    self.channel.read()
   }
 
   /// Sends raw bytes as they are.

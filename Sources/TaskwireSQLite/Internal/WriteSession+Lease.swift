@@ -1,0 +1,206 @@
+import Foundation
+import TaskwireCore
+import TaskwireStore
+
+extension WriteSession {
+  // MARK: Lease
+
+  func lease(queues names: [String], types: [String], max: Int, workerID: String, nowMs: Int64)
+    throws -> [LeaseGrant]
+  {
+    guard max > 0 else { return [] }
+    var seen = Set<String>()
+    let candidatesQueues = (names.isEmpty ? Array(queues.keys) : names).filter {
+      seen.insert($0).inserted
+    }
+    var candidates: [(priority: Int64, runAt: Int64, rid: Int64)] = []
+    var sources = 0
+    for queue in candidatesQueues {
+      guard let counters = counters(queue), !counters.paused,
+        counters.counts[TaskState.pending.rawValue] > 0
+      else { continue }
+      if types.isEmpty {
+        sources += 1
+        let s = try db.statement(
+          """
+          SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready
+          WHERE queue = ? AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT ?
+          """
+        )
+        s.bind(0, queue)
+        s.bind(1, max)
+        while try s.step() { candidates.append((s.int64(0), s.int64(1), s.int64(2))) }
+        s.reset()
+      } else {
+        for type in Set(types) {
+          sources += 1
+          let s = try db.statement(
+            """
+            SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready_type
+            WHERE queue = ? AND type = ? AND state = 1
+            ORDER BY priority DESC, run_at_ms, rid LIMIT ?
+            """
+          )
+          s.bind(0, queue)
+          s.bind(1, type)
+          s.bind(2, max)
+          while try s.step() { candidates.append((s.int64(0), s.int64(1), s.int64(2))) }
+          s.reset()
+        }
+      }
+    }
+    if sources > 1 {
+      candidates.sort {
+        if $0.priority != $1.priority { return $0.priority > $1.priority }
+        if $0.runAt != $1.runAt { return $0.runAt < $1.runAt }
+        return $0.rid < $1.rid
+      }
+    }
+    var grants: [LeaseGrant] = []
+    grants.reserveCapacity(Swift.min(max, candidates.count))
+    for candidate in candidates.prefix(max) {
+      grants.append(try grant(rid: candidate.rid, workerID: workerID, nowMs: nowMs))
+    }
+    return grants
+  }
+
+  private func grant(rid: Int64, workerID: String, nowMs: Int64) throws -> LeaseGrant {
+    let s = try db.statement(
+      """
+      SELECT id, queue, type, payload, content_type, priority, attempt, max_attempts,
+        lease_duration_ms, execution_timeout_ms, metadata, parent_id, created_ms, started_ms
+      FROM tasks WHERE rid = ?
+      """
+    )
+    s.bind(0, rid)
+    guard try s.step() else {
+      s.reset()
+      throw StoreError.internal("task row \(rid) vanished while leasing")
+    }
+    let id = s.string(0)
+    let queue = s.string(1)
+    let type = s.string(2)
+    let attempt = s.int32(6) + 1
+    let leaseDurationMs = s.int64(8)
+    let executionTimeoutMs = s.int64(9)
+    let startedMs = s.int64(13)
+    var system = SystemRandomNumberGenerator()
+    let token = LeaseToken.generate(using: &system)
+    let deadline = nowMs + leaseDurationMs
+    let expire = executionTimeoutMs > 0 ? Swift.min(deadline, nowMs + executionTimeoutMs) : deadline
+    let sequence = nextSequence
+    let grant = LeaseGrant(
+      taskID: id,
+      queue: queue,
+      type: type,
+      payload: s.data(3),
+      contentType: s.string(4),
+      priority: s.int32(5),
+      attempt: attempt,
+      maxAttempts: s.int32(7),
+      leaseToken: token,
+      leaseDeadlineMs: deadline,
+      leaseDurationMs: leaseDurationMs,
+      executionTimeoutMs: executionTimeoutMs,
+      metadata: MetadataCodec.decode(s.data(10)),
+      parentID: s.string(11),
+      createdMs: s.int64(12),
+      sequence: sequence
+    )
+    s.reset()
+    try db.run(
+      """
+      UPDATE tasks SET state = 3, attempt = ?, worker_id = ?, lease_token = ?,
+        lease_deadline_ms = ?, attempt_started_ms = ?, expire_ms = ?, started_ms = ?,
+        progress = 0, progress_message = '', updated_ms = ?, last_seq = ?
+      WHERE rid = ?
+      """
+    ) {
+      $0.bind(0, attempt)
+      $0.bind(1, workerID)
+      $0.bind(2, token)
+      $0.bind(3, deadline)
+      $0.bind(4, nowMs)
+      $0.bind(5, expire)
+      $0.bind(6, startedMs == 0 ? nowMs : startedMs)
+      $0.bind(7, nowMs)
+      $0.bind(8, Int64(sequence))
+      $0.bind(9, rid)
+    }
+    try db.run(
+      """
+      INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, outcome)
+      VALUES (?, ?, ?, ?, ?, 1)
+      """
+    ) {
+      $0.bind(0, id)
+      $0.bind(1, attempt)
+      $0.bind(2, workerID)
+      $0.bind(3, token)
+      $0.bind(4, nowMs)
+    }
+    try append(
+      EventRecord(
+        sequence: 0,
+        taskID: id,
+        kind: .stateChanged,
+        state: .running,
+        attempt: attempt,
+        timeMs: nowMs,
+        queue: queue,
+        type: type
+      )
+    )
+    move(queue: queue, from: .pending, to: .running)
+    return grant
+  }
+
+  // MARK: Heartbeat
+
+  func heartbeat(taskID: String, token: String, progress: ProgressUpdate?, nowMs: Int64) throws
+    -> HeartbeatOutcome
+  {
+    let core = try requireCore(id: taskID)
+    guard core.holds(token) else { throw StoreError.leaseLost(taskID: taskID) }
+    let deadline = nowMs + core.leaseDurationMs
+    let expire =
+      core.executionTimeoutMs > 0
+      ? Swift.min(deadline, core.attemptStartedMs + core.executionTimeoutMs) : deadline
+    if let progress {
+      let percent = Swift.min(Swift.max(progress.percent, 0), 100)
+      let sequence = nextSequence
+      try db.run(
+        """
+        UPDATE tasks SET lease_deadline_ms = ?, expire_ms = ?, progress = ?, progress_message = ?,
+          updated_ms = ?, last_seq = ?
+        WHERE rid = ?
+        """
+      ) {
+        $0.bind(0, deadline)
+        $0.bind(1, expire)
+        $0.bind(2, percent)
+        $0.bind(3, progress.message)
+        $0.bind(4, nowMs)
+        $0.bind(5, Int64(sequence))
+        $0.bind(6, core.rid)
+      }
+      try append(
+        event(
+          core,
+          .progress,
+          state: .running,
+          nowMs: nowMs,
+          progress: percent,
+          message: progress.message
+        )
+      )
+    } else {
+      try db.run("UPDATE tasks SET lease_deadline_ms = ?, expire_ms = ? WHERE rid = ?") {
+        $0.bind(0, deadline)
+        $0.bind(1, expire)
+        $0.bind(2, core.rid)
+      }
+    }
+    return HeartbeatOutcome(leaseDeadlineMs: deadline, cancelRequested: core.cancelRequested)
+  }
+}

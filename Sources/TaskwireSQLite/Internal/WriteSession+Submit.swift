@@ -1,0 +1,195 @@
+import Foundation
+import TaskwireCore
+import TaskwireStore
+
+extension WriteSession {
+  // MARK: Submit
+
+  private struct KeyRef: Hashable {
+    var queue: String
+    var key: String
+  }
+
+  func submit(_ tasks: [NewTask], nowMs: Int64) throws -> [SubmitOutcome] {
+    var outcomes = [SubmitOutcome?](repeating: nil, count: tasks.count)
+    var firstRejected: Int?
+    var planned: [String: Int] = [:]
+    var batchKeys: [KeyRef: (index: Int, fingerprint: [UInt8])] = [:]
+    var sameAsEarlier: [Int: Int] = [:]
+    var fingerprints = [[UInt8]?](repeating: nil, count: tasks.count)
+
+    func reject(_ i: Int, _ error: StoreError) {
+      outcomes[i] = .rejected(error)
+      if firstRejected == nil { firstRejected = i }
+    }
+
+    for (i, task) in tasks.enumerated() {
+      if let message = task.validationError() {
+        reject(i, .invalid(message))
+        continue
+      }
+      if !task.idempotencyKey.isEmpty {
+        let fingerprint = task.fingerprint
+        fingerprints[i] = fingerprint
+        let ref = KeyRef(queue: task.queue, key: task.idempotencyKey)
+        if let earlier = batchKeys[ref] {
+          if earlier.fingerprint == fingerprint {
+            sameAsEarlier[i] = earlier.index
+          } else {
+            reject(i, .conflict(key: task.idempotencyKey))
+          }
+          continue
+        }
+        if let existing = try existingTask(for: task, fingerprint: fingerprint, nowMs: nowMs) {
+          outcomes[i] = existing
+          if case .rejected = existing, firstRejected == nil { firstRejected = i }
+          continue
+        }
+        batchKeys[ref] = (i, fingerprint)
+      }
+      let waiting = (counters(task.queue)?.waiting ?? 0) + planned[task.queue, default: 0]
+      let limit = policy.pendingLimit(for: task.queue)
+      if waiting + 1 > limit {
+        reject(i, .queueFull(queue: task.queue, limit: limit, pending: waiting))
+        continue
+      }
+      planned[task.queue, default: 0] += 1
+    }
+
+    if let firstRejected {
+      return outcomes.map { outcome in
+        if let outcome, case .rejected = outcome { return outcome }
+        return .rejected(.failedPrecondition("not applied: item \(firstRejected) was rejected"))
+      }
+    }
+
+    for (i, task) in tasks.enumerated() where outcomes[i] == nil && sameAsEarlier[i] == nil {
+      outcomes[i] = .created(try insert(task, fingerprint: fingerprints[i], nowMs: nowMs))
+    }
+    for (i, earlier) in sameAsEarlier {
+      if case .created(let record) = outcomes[earlier] { outcomes[i] = .existing(record) }
+    }
+    return outcomes.map { $0! }
+  }
+
+  /// The outcome for a keyed task whose key is live: the existing task or a conflict. Deletes an
+  /// expired key row (its key is free again). `nil` when the key is free.
+  private func existingTask(for task: NewTask, fingerprint: [UInt8], nowMs: Int64) throws
+    -> SubmitOutcome?
+  {
+    let s = try db.statement(
+      """
+      SELECT task_id, fingerprint, created_ms, final_state, finished_ms, expires_ms
+      FROM idempotency_keys WHERE queue = ? AND key = ?
+      """
+    )
+    s.bind(0, task.queue)
+    s.bind(1, task.idempotencyKey)
+    guard try s.step() else {
+      s.reset()
+      return nil
+    }
+    let taskID = s.string(0)
+    let stored = s.bytes(1)
+    let createdMs = s.int64(2)
+    let finalState = TaskState(rawValue: s.int(3))
+    let finishedMs = s.int64(4)
+    let expires = s.isNull(5) ? nil : s.int64(5)
+    s.reset()
+    if let expires, expires <= nowMs {
+      try db.run("DELETE FROM idempotency_keys WHERE queue = ? AND key = ?") {
+        $0.bind(0, task.queue)
+        $0.bind(1, task.idempotencyKey)
+      }
+      return nil
+    }
+    guard stored == fingerprint else { return .rejected(.conflict(key: task.idempotencyKey)) }
+    if let record = try TaskRow.load(db, id: taskID, withAttempts: true) {
+      return .existing(record)
+    }
+    // The task was deleted (or cleaned on success): rebuild what we know from the request.
+    var record = TaskRecord(
+      id: taskID,
+      spec: task,
+      state: finalState ?? .succeeded,
+      createdMs: createdMs,
+      sequence: 0
+    )
+    record.finishedMs = finishedMs
+    record.nextRunMs = 0
+    return .existing(record)
+  }
+
+  private func insert(_ task: NewTask, fingerprint: [UInt8]?, nowMs: Int64) throws -> TaskRecord {
+    let id = ids.next(nowMs: nowMs).rawValue
+    let delayed = task.runAtMs > nowMs
+    let state: TaskState = delayed ? .scheduled : .pending
+    let sequence = nextSequence
+    let record = TaskRecord(id: id, spec: task, state: state, createdMs: nowMs, sequence: sequence)
+    let s = try db.statement(
+      """
+      INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
+        max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
+        lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
+        created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+      """
+    )
+    s.bind(0, id)
+    s.bind(1, task.queue)
+    s.bind(2, task.type)
+    s.bind(3, task.payload)
+    s.bind(4, task.contentType)
+    s.bind(5, task.priority)
+    s.bind(6, record.runAtMs)
+    s.bind(7, task.idempotencyKey)
+    s.bind(8, task.maxAttempts)
+    s.bind(9, task.retryPolicy.kind.rawValue)
+    s.bind(10, task.retryPolicy.initialMs)
+    s.bind(11, task.retryPolicy.multiplier)
+    s.bind(12, task.retryPolicy.maxMs)
+    s.bind(13, task.retryPolicy.jitter)
+    s.bind(14, task.leaseDurationMs)
+    s.bind(15, task.executionTimeoutMs)
+    s.bind(16, MetadataCodec.encode(task.metadata))
+    s.bind(17, task.parentID)
+    s.bind(18, task.cleanOnSuccess)
+    s.bind(19, record.createdBy)
+    s.bind(20, state.rawValue)
+    s.bind(21, nowMs)
+    s.bind(22, nowMs)
+    s.bind(23, record.nextRunMs)
+    s.bind(24, Int64(sequence))
+    _ = try s.step()
+    s.reset()
+    if let fingerprint {
+      try db.run(
+        """
+        INSERT INTO idempotency_keys(queue, key, task_id, fingerprint, created_ms)
+        VALUES (?, ?, ?, ?, ?)
+        """
+      ) {
+        $0.bind(0, task.queue)
+        $0.bind(1, task.idempotencyKey)
+        $0.bind(2, id)
+        $0.bind(3, bytes: fingerprint)
+        $0.bind(4, nowMs)
+      }
+    }
+    try append(
+      EventRecord(
+        sequence: 0,
+        taskID: id,
+        kind: .created,
+        state: state,
+        attempt: 0,
+        timeMs: nowMs,
+        queue: task.queue,
+        type: task.type,
+        nextRunMs: record.nextRunMs
+      )
+    )
+    move(queue: task.queue, from: nil, to: state)
+    return record
+  }
+}

@@ -78,6 +78,9 @@ public final class WatchHub: Sendable {
     stop: @escaping @Sendable () async -> Void,
     send: @escaping @Sendable ([WatchItem]) async -> Void
   ) async -> WatchEnd {
+    // Where a client that saw nothing yet resumes: the log's end before this watch subscribed.
+    let baseline =
+      request.afterSequence > 0 ? request.afterSequence : ((try? await self.store.latestSequence()) ?? 0)
     let subscriber = Subscriber(request: request, limits: self.limits)
     let id = self.state.withLock { state -> Int? in
       guard !state.shuttingDown else { return nil }
@@ -125,7 +128,7 @@ public final class WatchHub: Sendable {
     return await withTaskGroup(of: WatchEnd?.self) { group in
       group.addTask {
         await stop()
-        return .cancelled(resumeFrom: lastDelivered.value)
+        return .cancelled(resumeFrom: max(baseline, lastDelivered.value))
       }
       group.addTask {
         var last = lastDelivered.value
@@ -143,9 +146,9 @@ public final class WatchHub: Sendable {
             let delivered = last
             lastDelivered.set(delivered)
           case .lagging(let limit):
-            return .lagging(resumeFrom: last, limit: limit)
+            return .lagging(resumeFrom: max(baseline, last), limit: limit)
           case .shutdown:
-            return .shutdown(resumeFrom: last)
+            return .shutdown(resumeFrom: max(baseline, last))
           case .cancelled:
             return nil
           }
@@ -154,7 +157,7 @@ public final class WatchHub: Sendable {
       let end = await group.next() ?? nil
       group.cancelAll()
       subscriber.cancel()
-      return end ?? .cancelled(resumeFrom: lastDelivered.value)
+      return end ?? .cancelled(resumeFrom: max(baseline, lastDelivered.value))
     }
   }
 

@@ -179,5 +179,13 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    .testTarget(
+      name: "TaskwireCommandTests",
+      dependencies: [
+        "taskwire",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
   ]
 )

@@ -17,17 +17,20 @@ struct ServeCommand: AsyncParsableCommand {
     abstract: "Run the coordinator server."
   )
 
+  @Option(name: .long, help: "JSON config file (also TASKWIRE_CONFIG); flags and TASKWIRE_* beat it.")
+  var config: String?
+
   @Option(name: .long, help: "Address to listen on, HOST:PORT (port 0 picks a free one).")
-  var listen: String = "127.0.0.1:7433"
+  var listen: String?
 
   @Option(name: .long, help: "Data directory: store, dev TLS material, admin token, address file.")
-  var dataDir: String = "./taskwire-data"
+  var dataDir: String?
 
   @Option(name: .long, help: "Store: sqlite.")
-  var store: String = "sqlite"
+  var store: String?
 
   @Option(name: .long, help: "full (fsync before every ack) or relaxed (fsync at least every 50 ms).")
-  var durability: String = "full"
+  var durability: String?
 
   @Option(name: .long, help: "PEM certificate chain; default: a development CA in DATA_DIR/tls.")
   var tlsCert: String?
@@ -39,73 +42,120 @@ struct ServeCommand: AsyncParsableCommand {
   var clientCa: String?
 
   @Option(name: .long, help: "Largest frame in bytes (default 4 MiB).")
-  var maxFrameBytes: Int = 4 * 1024 * 1024
+  var maxFrameBytes: Int?
 
   @Option(name: .long, help: "Largest payload or result in bytes (default 1 MiB).")
-  var maxPayloadBytes: Int = 1024 * 1024
+  var maxPayloadBytes: Int?
 
   @Option(name: .long, help: "Calls in flight per connection (default 100).")
-  var maxConcurrentCalls: Int = 100
+  var maxConcurrentCalls: Int?
 
   @Option(name: .long, help: "Open connections in all (default 20000).")
-  var maxConnections: Int = 20_000
+  var maxConnections: Int?
 
   @Option(name: .long, help: "Open connections per client address (default 1024).")
-  var maxConnectionsPerAddress: Int = 1_024
+  var maxConnectionsPerAddress: Int?
 
   @Option(name: .long, help: "TLS handshake + hello timeout in ms (default 10000).")
-  var handshakeTimeoutMs: Int64 = 10_000
+  var handshakeTimeoutMs: Int64?
 
   @Option(name: .long, help: "A started frame must complete within this many ms (default 30000).")
-  var frameTimeoutMs: Int64 = 30_000
+  var frameTimeoutMs: Int64?
 
   @Option(name: .long, help: "Close connections idle this many ms (default 300000).")
-  var idleTimeoutMs: Int64 = 300_000
+  var idleTimeoutMs: Int64?
 
   @Option(name: .long, help: "Pending tasks per queue (default 1000000).")
-  var maxPendingPerQueue: Int = 1_000_000
+  var maxPendingPerQueue: Int?
 
   @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-  var logLevel: String = "info"
+  var logLevel: String?
 
-  func validate() throws {
-    guard ["full", "relaxed"].contains(self.durability) else {
-      throw ValidationError("--durability must be full or relaxed, got \(self.durability)")
+  /// Every serve setting after precedence: flag > TASKWIRE_* environment > config file > default.
+  struct Resolved {
+    var listen: String = "127.0.0.1:7433"
+    var dataDir: String = "./taskwire-data"
+    var store: String = "sqlite"
+    var durability: String = "full"
+    var tlsCert: String?
+    var tlsKey: String?
+    var clientCa: String?
+    var maxFrameBytes: Int = 4 * 1024 * 1024
+    var maxPayloadBytes: Int = 1024 * 1024
+    var maxConcurrentCalls: Int = 100
+    var maxConnections: Int = 20_000
+    var maxConnectionsPerAddress: Int = 1_024
+    var handshakeTimeoutMs: Int64 = 10_000
+    var frameTimeoutMs: Int64 = 30_000
+    var idleTimeoutMs: Int64 = 300_000
+    var maxPendingPerQueue: Int = 1_000_000
+    var logLevel: String = "info"
+  }
+
+  /// Applies the precedence rules to every setting and checks the result.
+  func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Resolved {
+    let settings = try Settings(configPath: self.config, environment: environment)
+    var resolved = Resolved()
+    resolved.listen = try settings.string("listen", flag: self.listen, default: resolved.listen)
+    resolved.dataDir = try settings.string("data-dir", flag: self.dataDir, default: resolved.dataDir)
+    resolved.store = try settings.string("store", flag: self.store, default: resolved.store)
+    resolved.durability = try settings.string("durability", flag: self.durability, default: resolved.durability)
+    resolved.tlsCert = try settings.optionalString("tls-cert", flag: self.tlsCert)
+    resolved.tlsKey = try settings.optionalString("tls-key", flag: self.tlsKey)
+    resolved.clientCa = try settings.optionalString("client-ca", flag: self.clientCa)
+    resolved.maxFrameBytes = try settings.int("max-frame-bytes", flag: self.maxFrameBytes, default: resolved.maxFrameBytes)
+    resolved.maxPayloadBytes = try settings.int("max-payload-bytes", flag: self.maxPayloadBytes, default: resolved.maxPayloadBytes)
+    resolved.maxConcurrentCalls = try settings.int("max-concurrent-calls", flag: self.maxConcurrentCalls, default: resolved.maxConcurrentCalls)
+    resolved.maxConnections = try settings.int("max-connections", flag: self.maxConnections, default: resolved.maxConnections)
+    resolved.maxConnectionsPerAddress = try settings.int("max-connections-per-address", flag: self.maxConnectionsPerAddress, default: resolved.maxConnectionsPerAddress)
+    resolved.handshakeTimeoutMs = try settings.int64("handshake-timeout-ms", flag: self.handshakeTimeoutMs, default: resolved.handshakeTimeoutMs)
+    resolved.frameTimeoutMs = try settings.int64("frame-timeout-ms", flag: self.frameTimeoutMs, default: resolved.frameTimeoutMs)
+    resolved.idleTimeoutMs = try settings.int64("idle-timeout-ms", flag: self.idleTimeoutMs, default: resolved.idleTimeoutMs)
+    resolved.maxPendingPerQueue = try settings.int("max-pending-per-queue", flag: self.maxPendingPerQueue, default: resolved.maxPendingPerQueue)
+    resolved.logLevel = try settings.string("log-level", flag: self.logLevel, default: resolved.logLevel)
+    guard ["full", "relaxed"].contains(resolved.durability) else {
+      throw ValidationError("durability must be full or relaxed, got \(resolved.durability)")
     }
-    guard self.store == "sqlite" else {
-      throw ValidationError("--store must be sqlite (PostgreSQL arrives in a later release), got \(self.store)")
+    guard resolved.store == "sqlite" else {
+      throw ValidationError("store must be sqlite (PostgreSQL arrives in a later release), got \(resolved.store)")
     }
-    guard (self.tlsCert == nil) == (self.tlsKey == nil) else {
+    guard (resolved.tlsCert == nil) == (resolved.tlsKey == nil) else {
       throw ValidationError("--tls-cert and --tls-key go together")
     }
-    _ = try HostPort(self.listen)
+    _ = try HostPort(resolved.listen)
+    return resolved
+  }
+
+  func validate() throws {
+    _ = try self.resolve()
   }
 
   func run() async throws {
+    let resolved = try self.resolve()
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
+      handler.logLevel = Logger.Level(rawValue: resolved.logLevel) ?? .info
       return handler
     }
     let logger = Logger(label: "taskwire")
-    let address = try HostPort(self.listen)
-    var options = EmbeddedServer.Options(dataDirectory: self.dataDir)
+    let address = try HostPort(resolved.listen)
+    var options = EmbeddedServer.Options(dataDirectory: resolved.dataDir)
     options.host = address.host
     options.port = address.port
-    options.durability = self.durability == "relaxed" ? .relaxed : .full
-    options.maxPendingPerQueue = self.maxPendingPerQueue
-    if let cert = self.tlsCert, let key = self.tlsKey {
-      options.tls = .init(certificateChainPath: cert, privateKeyPath: key, clientCAPath: self.clientCa)
+    options.durability = resolved.durability == "relaxed" ? .relaxed : .full
+    options.maxPendingPerQueue = resolved.maxPendingPerQueue
+    if let cert = resolved.tlsCert, let key = resolved.tlsKey {
+      options.tls = .init(certificateChainPath: cert, privateKeyPath: key, clientCAPath: resolved.clientCa)
     }
-    options.clientCAPath = self.clientCa
-    options.limits.maxFrameBytes = self.maxFrameBytes
-    options.limits.maxPayloadBytes = self.maxPayloadBytes
-    options.limits.maxConcurrentCalls = self.maxConcurrentCalls
-    options.limits.maxConnections = self.maxConnections
-    options.limits.maxConnectionsPerAddress = self.maxConnectionsPerAddress
-    options.limits.handshakeTimeout = .milliseconds(self.handshakeTimeoutMs)
-    options.limits.frameTimeout = .milliseconds(self.frameTimeoutMs)
-    options.limits.idleTimeout = .milliseconds(self.idleTimeoutMs)
+    options.clientCAPath = resolved.clientCa
+    options.limits.maxFrameBytes = resolved.maxFrameBytes
+    options.limits.maxPayloadBytes = resolved.maxPayloadBytes
+    options.limits.maxConcurrentCalls = resolved.maxConcurrentCalls
+    options.limits.maxConnections = resolved.maxConnections
+    options.limits.maxConnectionsPerAddress = resolved.maxConnectionsPerAddress
+    options.limits.handshakeTimeout = .milliseconds(resolved.handshakeTimeoutMs)
+    options.limits.frameTimeout = .milliseconds(resolved.frameTimeoutMs)
+    options.limits.idleTimeout = .milliseconds(resolved.idleTimeoutMs)
 
     let server = try await EmbeddedServer.open(options, logger: logger)
     try await server.run(signals: [.sigterm, .sigint]) { bound in
@@ -113,7 +163,7 @@ struct ServeCommand: AsyncParsableCommand {
         Taskwire \(taskwireServerVersion) listening on \(bound)
           data dir:    \(server.dataDirectory)
           store:       sqlite (\(server.storePath))
-          durability:  \(self.durability)
+          durability:  \(resolved.durability)
           TLS CA:      \(server.caPath ?? "(configured certificate)")
           admin token: \(server.adminTokenPath)
         """

@@ -26,6 +26,10 @@ fi
 echo "== generated protobuf code"
 .ci/check-generated.sh
 
+echo "== format (swift format lint --strict, generated code excluded)"
+find Sources ClientSDK Tests -name '*.swift' -not -path '*/Generated/*' -print0 \
+  | xargs -0 swift format lint --strict
+
 echo "== build"
 swift build --build-tests
 

@@ -22,12 +22,16 @@ extension Coordinator {
 
   /// Stops granting leases from `queue` (submits still land).
   public func pause(queue: String) async throws(CallError) {
-    try await self.perform { try await self.store.setPaused(queue: queue, paused: true, nowMs: self.nowMs) }
+    try await self.perform {
+      try await self.store.setPaused(queue: queue, paused: true, nowMs: self.nowMs)
+    }
   }
 
   /// Grants leases from `queue` again and wakes waiting leases.
   public func resume(queue: String) async throws(CallError) {
-    try await self.perform { try await self.store.setPaused(queue: queue, paused: false, nowMs: self.nowMs) }
+    try await self.perform {
+      try await self.store.setPaused(queue: queue, paused: false, nowMs: self.nowMs)
+    }
     self.dispatcher.wakeAll()
   }
 

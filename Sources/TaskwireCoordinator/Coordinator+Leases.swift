@@ -15,7 +15,13 @@ extension Coordinator {
   ) async throws(CallError) -> [LeaseGrant] {
     let count = max == 0 ? 1 : max
     guard count <= self.configuration.maxLeaseTasks else {
-      throw .limit("max_lease_tasks", limit: self.configuration.maxLeaseTasks, observed: count, code: .invalidArgument, what: "max_tasks")
+      throw .limit(
+        "max_lease_tasks",
+        limit: self.configuration.maxLeaseTasks,
+        observed: count,
+        code: .invalidArgument,
+        what: "max_tasks"
+      )
     }
     guard waitMs >= 0 else { throw CallError(.invalidArgument, "wait_ms must not be negative") }
     let queueList = queues.isEmpty ? ["default"] : queues
@@ -28,7 +34,13 @@ extension Coordinator {
       let grants: [LeaseGrant]
       do {
         grants = try await self.perform {
-          try await self.store.lease(queues: queueList, types: types, max: count, workerID: worker.id, nowMs: self.nowMs)
+          try await self.store.lease(
+            queues: queueList,
+            types: types,
+            max: count,
+            workerID: worker.id,
+            nowMs: self.nowMs
+          )
         }
       } catch {
         if let ticket { self.dispatcher.remove(ticket) }
@@ -39,7 +51,11 @@ extension Coordinator {
         if Task.isCancelled {
           // The caller is gone: hand the tasks back without using an attempt.
           for grant in grants {
-            _ = try? await self.store.release(taskID: grant.taskID, token: grant.leaseToken, nowMs: self.nowMs)
+            _ = try? await self.store.release(
+              taskID: grant.taskID,
+              token: grant.leaseToken,
+              nowMs: self.nowMs
+            )
           }
           return []
         }
@@ -56,7 +72,13 @@ extension Coordinator {
         // One last try so a task that arrived with the deadline is not left waiting.
         if Task.isCancelled { return [] }
         let last = try await self.perform {
-          try await self.store.lease(queues: queueList, types: types, max: count, workerID: worker.id, nowMs: self.nowMs)
+          try await self.store.lease(
+            queues: queueList,
+            types: types,
+            max: count,
+            workerID: worker.id,
+            nowMs: self.nowMs
+          )
         }
         self.workers.held(last.map(\.taskID), by: worker.id)
         return last
@@ -76,24 +98,48 @@ extension Coordinator {
         throw CallError(.invalidArgument, "progress must be 0 to 100, got \(progress.percent)")
       }
       guard progress.message.utf8.count <= 4_096 else {
-        throw .limit("max_progress_message", limit: 4_096, observed: progress.message.utf8.count, code: .invalidArgument, what: "progress message length")
+        throw .limit(
+          "max_progress_message",
+          limit: 4_096,
+          observed: progress.message.utf8.count,
+          code: .invalidArgument,
+          what: "progress message length"
+        )
       }
     }
     let now = self.nowMs
     let write = progress.flatMap {
-      self.progress.admit(taskID: taskID, percent: $0.percent, message: $0.message, nowMs: now, windowMs: self.configuration.progressWindowMs)
+      self.progress.admit(
+        taskID: taskID,
+        percent: $0.percent,
+        message: $0.message,
+        nowMs: now,
+        windowMs: self.configuration.progressWindowMs
+      )
     }
     let outcome = try await self.perform {
-      try await self.store.heartbeat(taskID: taskID, token: token, progress: write.map { ProgressUpdate(percent: Int32($0.percent), message: $0.message) }, nowMs: now)
+      try await self.store.heartbeat(
+        taskID: taskID,
+        token: token,
+        progress: write.map { ProgressUpdate(percent: Int32($0.percent), message: $0.message) },
+        nowMs: now
+      )
     }
     self.workers.heartbeat(worker.id, nowMs: now)
     return outcome
   }
 
   /// Completes leased tasks; each item stands alone.
-  public func complete(_ items: [Completion], worker: WorkerIdentity) async throws(CallError) -> [CallError?] {
+  public func complete(_ items: [Completion], worker: WorkerIdentity) async throws(CallError)
+    -> [CallError?]
+  {
     for item in items where item.result.count > self.configuration.maxPayloadBytes {
-      throw .limit("max_payload", limit: self.configuration.maxPayloadBytes, observed: item.result.count, what: "result size")
+      throw .limit(
+        "max_payload",
+        limit: self.configuration.maxPayloadBytes,
+        observed: item.result.count,
+        what: "result size"
+      )
     }
     let results = try await self.perform {
       try await self.store.complete(items, nowMs: self.nowMs)
@@ -116,17 +162,27 @@ extension Coordinator {
     retryAfterMs: Int64,
     worker: WorkerIdentity
   ) async throws(CallError) -> FailOutcome {
-    guard retryAfterMs >= 0 else { throw CallError(.invalidArgument, "retry_after_ms must not be negative") }
+    guard retryAfterMs >= 0 else {
+      throw CallError(.invalidArgument, "retry_after_ms must not be negative")
+    }
     let message = String(error.utf8.prefix(16_384)) ?? ""
     let outcome = try await self.perform {
-      try await self.store.fail(taskID: taskID, token: token, error: message, permanent: permanent, retryAfterMs: retryAfterMs > 0 ? retryAfterMs : nil, nowMs: self.nowMs)
+      try await self.store.fail(
+        taskID: taskID,
+        token: token,
+        error: message,
+        permanent: permanent,
+        retryAfterMs: retryAfterMs > 0 ? retryAfterMs : nil,
+        nowMs: self.nowMs
+      )
     }
     self.workers.released([taskID], by: worker.id)
     return outcome
   }
 
   /// Hands a lease back without using an attempt.
-  public func release(taskID: String, token: String, worker: WorkerIdentity) async throws(CallError) {
+  public func release(taskID: String, token: String, worker: WorkerIdentity) async throws(CallError)
+  {
     _ = try await self.perform {
       try await self.store.release(taskID: taskID, token: token, nowMs: self.nowMs)
     }
@@ -134,9 +190,16 @@ extension Coordinator {
   }
 
   /// The worker stopped a task whose cancel was requested: it ends CANCELLED.
-  public func cancelAck(taskID: String, token: String, message: String, worker: WorkerIdentity) async throws(CallError) {
+  public func cancelAck(taskID: String, token: String, message: String, worker: WorkerIdentity)
+    async throws(CallError)
+  {
     try await self.perform {
-      try await self.store.cancelAck(taskID: taskID, token: token, message: message, nowMs: self.nowMs)
+      try await self.store.cancelAck(
+        taskID: taskID,
+        token: token,
+        message: message,
+        nowMs: self.nowMs
+      )
     }
     self.workers.released([taskID], by: worker.id)
   }

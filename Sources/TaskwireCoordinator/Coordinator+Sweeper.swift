@@ -45,7 +45,9 @@ extension Coordinator: Service {
         self.workers.expired(lease.taskID, workerID: lease.workerID)
         self.logger.info(
           "lease expired",
-          metadata: ["task": "\(lease.taskID)", "worker": "\(lease.workerID)", "state": "\(lease.newState)"]
+          metadata: [
+            "task": "\(lease.taskID)", "worker": "\(lease.workerID)", "state": "\(lease.newState)",
+          ]
         )
       }
       _ = try await self.store.promoteDue(nowMs: nowMs)

@@ -13,12 +13,19 @@ extension Coordinator {
 
   /// Submits tasks atomically: either all are stored or none (each item gets its own answer).
   /// `createdBy` fills `metadata["created_by"]` when the caller did not.
-  public func submit(_ specs: [SubmitSpec], createdBy: String) async throws(CallError) -> [SubmitResult] {
+  public func submit(_ specs: [SubmitSpec], createdBy: String) async throws(CallError)
+    -> [SubmitResult]
+  {
     guard !specs.isEmpty else {
       throw CallError(.invalidArgument, "a batch needs at least one task")
     }
     guard specs.count <= self.configuration.maxBatchSize else {
-      throw .limit("max_batch", limit: self.configuration.maxBatchSize, observed: specs.count, what: "tasks in one batch")
+      throw .limit(
+        "max_batch",
+        limit: self.configuration.maxBatchSize,
+        observed: specs.count,
+        what: "tasks in one batch"
+      )
     }
     let now = self.nowMs
     var tasks: [NewTask] = []
@@ -35,7 +42,10 @@ extension Coordinator {
       return specs.indices.map { index in
         .rejected(
           errors[index]
-            ?? CallError(.failedPrecondition, "not applied: item \(errors.keys.min()!) was rejected")
+            ?? CallError(
+              .failedPrecondition,
+              "not applied: item \(errors.keys.min()!) was rejected"
+            )
         )
       }
     }
@@ -57,22 +67,39 @@ extension Coordinator {
     guard !spec.type.isEmpty else { throw CallError(.invalidArgument, "type is required") }
     try checkName(spec.type, field: "type")
     guard spec.payload.count <= limits.maxPayloadBytes else {
-      throw .limit("max_payload", limit: limits.maxPayloadBytes, observed: spec.payload.count, what: "payload size")
+      throw .limit(
+        "max_payload",
+        limit: limits.maxPayloadBytes,
+        observed: spec.payload.count,
+        what: "payload size"
+      )
     }
     guard spec.runAtMs >= 0, spec.delayMs >= 0 else {
       throw CallError(.invalidArgument, "run_at_ms and delay_ms must not be negative")
     }
     guard spec.maxAttempts >= 0, spec.maxAttempts <= 1_000 else {
-      throw CallError(.invalidArgument, "max_attempts must be 0 (default) to 1000, got \(spec.maxAttempts)")
+      throw CallError(
+        .invalidArgument,
+        "max_attempts must be 0 (default) to 1000, got \(spec.maxAttempts)"
+      )
     }
     guard spec.leaseDurationMs == 0 || (1_000...86_400_000).contains(spec.leaseDurationMs) else {
-      throw CallError(.invalidArgument, "lease_duration_ms must be 0 (default) or 1000 to 86400000, got \(spec.leaseDurationMs)")
+      throw CallError(
+        .invalidArgument,
+        "lease_duration_ms must be 0 (default) or 1000 to 86400000, got \(spec.leaseDurationMs)"
+      )
     }
     guard spec.executionTimeoutMs >= 0 else {
       throw CallError(.invalidArgument, "execution_timeout_ms must not be negative")
     }
     guard spec.metadata.count <= limits.maxMetadataEntries else {
-      throw .limit("max_metadata_entries", limit: limits.maxMetadataEntries, observed: spec.metadata.count, code: .invalidArgument, what: "metadata entries")
+      throw .limit(
+        "max_metadata_entries",
+        limit: limits.maxMetadataEntries,
+        observed: spec.metadata.count,
+        code: .invalidArgument,
+        what: "metadata entries"
+      )
     }
     guard spec.idempotencyKey.utf8.count <= 256 else {
       throw CallError(.invalidArgument, "idempotency_key must be at most 256 bytes")
@@ -81,7 +108,10 @@ extension Coordinator {
       guard policy.initialMs >= 0, policy.maxMs >= 0, policy.multiplier >= 0,
         (0...1).contains(policy.jitter)
       else {
-        throw CallError(.invalidArgument, "retry policy: delays must be >= 0, multiplier >= 0, jitter within 0...1")
+        throw CallError(
+          .invalidArgument,
+          "retry policy: delays must be >= 0, multiplier >= 0, jitter within 0...1"
+        )
       }
     }
     let defaults = limits.defaults.resolve(queue: queue, type: spec.type)
@@ -98,9 +128,11 @@ extension Coordinator {
       runAtMs: runAt,
       idempotencyKey: spec.idempotencyKey,
       maxAttempts: spec.maxAttempts > 0 ? spec.maxAttempts : defaults.maxAttempts,
-      retryPolicy: spec.retryPolicy.map { $0.filled(from: defaults.retryPolicy) } ?? defaults.retryPolicy,
+      retryPolicy: spec.retryPolicy.map { $0.filled(from: defaults.retryPolicy) }
+        ?? defaults.retryPolicy,
       leaseDurationMs: spec.leaseDurationMs > 0 ? spec.leaseDurationMs : defaults.leaseDurationMs,
-      executionTimeoutMs: spec.executionTimeoutMs > 0 ? spec.executionTimeoutMs : defaults.executionTimeoutMs,
+      executionTimeoutMs: spec.executionTimeoutMs > 0
+        ? spec.executionTimeoutMs : defaults.executionTimeoutMs,
       metadata: metadata,
       parentID: spec.parentID,
       cleanOnSuccess: spec.cleanOnSuccess
@@ -109,7 +141,13 @@ extension Coordinator {
 
   private func checkName(_ name: String, field: String) throws(CallError) {
     guard name.utf8.count <= self.configuration.maxNameBytes else {
-      throw .limit("max_name_bytes", limit: self.configuration.maxNameBytes, observed: name.utf8.count, code: .invalidArgument, what: "\(field) length")
+      throw .limit(
+        "max_name_bytes",
+        limit: self.configuration.maxNameBytes,
+        observed: name.utf8.count,
+        code: .invalidArgument,
+        what: "\(field) length"
+      )
     }
   }
 
@@ -122,10 +160,18 @@ extension Coordinator {
   }
 
   /// One page of tasks matching `filter`, in id (creation) order.
-  public func list(_ filter: TaskFilter, pageSize: Int, cursor: String?) async throws(CallError) -> (tasks: [TaskRecord], nextCursor: String?) {
+  public func list(_ filter: TaskFilter, pageSize: Int, cursor: String?) async throws(CallError)
+    -> (tasks: [TaskRecord], nextCursor: String?)
+  {
     let size = pageSize == 0 ? self.configuration.defaultPageSize : pageSize
     guard size <= self.configuration.maxPageSize else {
-      throw .limit("max_page_size", limit: self.configuration.maxPageSize, observed: size, code: .invalidArgument, what: "page size")
+      throw .limit(
+        "max_page_size",
+        limit: self.configuration.maxPageSize,
+        observed: size,
+        code: .invalidArgument,
+        what: "page size"
+      )
     }
     let page = try await self.perform {
       try await self.store.list(filter: filter, pageSize: size, cursor: cursor)

@@ -24,7 +24,11 @@ public final class Coordinator: Sendable {
   let hooks = Mutex(Hooks())
 
   struct Hooks {
-    var cancelRequested: (@Sendable (_ workerID: String, _ taskID: String, _ leaseToken: String, _ reason: String) -> Void)?
+    var cancelRequested:
+      (
+        @Sendable (_ workerID: String, _ taskID: String, _ leaseToken: String, _ reason: String) ->
+          Void
+      )?
     var tokenRevoked: (@Sendable (_ tokenID: String) -> Void)?
   }
 
@@ -47,7 +51,10 @@ public final class Coordinator: Sendable {
 
   /// Called by the server: how to push a cancel notice to the worker holding a task.
   public func onCancelRequested(
-    _ hook: @escaping @Sendable (_ workerID: String, _ taskID: String, _ leaseToken: String, _ reason: String) -> Void
+    _ hook:
+      @escaping @Sendable (
+        _ workerID: String, _ taskID: String, _ leaseToken: String, _ reason: String
+      ) -> Void
   ) {
     self.hooks.withLock { $0.cancelRequested = hook }
   }
@@ -103,13 +110,23 @@ public final class Coordinator: Sendable {
   }
 
   /// Creates a token; the secret is returned once and stored only as a SHA-256 hash.
-  public func createToken(name: String, role: Principal.Role) async throws(CallError) -> (TokenRecord, String) {
+  public func createToken(name: String, role: Principal.Role) async throws(CallError) -> (
+    TokenRecord, String
+  ) {
     guard !name.isEmpty, name.utf8.count <= self.configuration.maxNameBytes else {
-      throw CallError(.invalidArgument, "token name must be 1 to \(self.configuration.maxNameBytes) bytes")
+      throw CallError(
+        .invalidArgument,
+        "token name must be 1 to \(self.configuration.maxNameBytes) bytes"
+      )
     }
     let secret = "tw_" + randomHex(bytes: 24)
     let record = try await self.perform {
-      try await self.store.createToken(name: name, role: role.tokenRole, hash: Self.hash(token: secret), nowMs: self.nowMs)
+      try await self.store.createToken(
+        name: name,
+        role: role.tokenRole,
+        hash: Self.hash(token: secret),
+        nowMs: self.nowMs
+      )
     }
     return (record, secret)
   }

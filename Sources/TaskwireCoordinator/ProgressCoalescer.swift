@@ -11,7 +11,9 @@ final class ProgressCoalescer: Sendable {
   private let entries = Mutex<[String: Entry]>([:])
 
   /// Returns the progress to write now, or `nil` to skip it (inside the window).
-  func admit(taskID: String, percent: Int, message: String, nowMs: Int64, windowMs: Int64) -> (percent: Int, message: String)? {
+  func admit(taskID: String, percent: Int, message: String, nowMs: Int64, windowMs: Int64) -> (
+    percent: Int, message: String
+  )? {
     self.entries.withLock { entries in
       if let entry = entries[taskID], nowMs - entry.lastWriteMs < windowMs {
         return nil

@@ -43,7 +43,8 @@ extension WatchHub {
     func offer(_ events: [EventRecord]) {
       let matching = events.filter(self.matches)
       guard !matching.isEmpty else { return }
-      let (waiter, next) = self.state.withLock { state -> (CheckedContinuation<Next, Never>?, Next?) in
+      let (waiter, next) = self.state.withLock {
+        state -> (CheckedContinuation<Next, Never>?, Next?) in
         guard state.ended == nil else { return (nil, nil) }
         state.buffer.append(contentsOf: matching)
         state.bytes += matching.reduce(0) { $0 + $1.approximateSize }

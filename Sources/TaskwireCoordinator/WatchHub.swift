@@ -80,7 +80,8 @@ public final class WatchHub: Sendable {
   ) async -> WatchEnd {
     // Where a client that saw nothing yet resumes: the log's end before this watch subscribed.
     let baseline =
-      request.afterSequence > 0 ? request.afterSequence : ((try? await self.store.latestSequence()) ?? 0)
+      request.afterSequence > 0
+      ? request.afterSequence : ((try? await self.store.latestSequence()) ?? 0)
     let subscriber = Subscriber(request: request, limits: self.limits)
     let id = self.state.withLock { state -> Int? in
       guard !state.shuttingDown else { return nil }

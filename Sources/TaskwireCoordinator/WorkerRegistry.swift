@@ -7,7 +7,9 @@ final class WorkerRegistry: Sendable {
 
   func sawLease(_ worker: WorkerIdentity, queues: [String], nowMs: Int64) {
     self.state.withLock { workers in
-      var info = workers[worker.id] ?? WorkerInfo(id: worker.id, name: worker.name, address: worker.address, connectedMs: nowMs)
+      var info =
+        workers[worker.id]
+        ?? WorkerInfo(id: worker.id, name: worker.name, address: worker.address, connectedMs: nowMs)
       info.name = worker.name
       info.address = worker.address
       info.queues = Array(Set(info.queues).union(queues)).sorted()

@@ -92,7 +92,10 @@ public final class EmbeddedServer: Sendable {
         clientCAPath: options.clientCAPath
       )
       caPath = development.caPath
-      logger.info("development TLS: clients trust this CA", metadata: ["ca": "\(development.caPath)"])
+      logger.info(
+        "development TLS: clients trust this CA",
+        metadata: ["ca": "\(development.caPath)"]
+      )
     }
     let relay = CommitRelay()
     let storePath = (directory as NSString).appendingPathComponent("taskwire.sqlite")
@@ -122,7 +125,11 @@ public final class EmbeddedServer: Sendable {
       tls: tls!
     )
     serverConfiguration.limits = options.limits
-    let server = TaskwireServer(configuration: serverConfiguration, coordinator: coordinator, logger: logger)
+    let server = TaskwireServer(
+      configuration: serverConfiguration,
+      coordinator: coordinator,
+      logger: logger
+    )
     return EmbeddedServer(
       dataDirectory: directory,
       storePath: storePath,

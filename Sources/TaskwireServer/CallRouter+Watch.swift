@@ -13,7 +13,13 @@ extension CallRouter {
     send: @escaping @Sendable ([Taskwire_V1_WatchEvent]) async -> Void
   ) async -> WireStatus {
     guard proto.taskIds.count <= 1_000 else {
-      return .limit("max_watch_ids", limit: 1_000, observed: proto.taskIds.count, code: .invalidArgument, what: "task ids in one watch")
+      return .limit(
+        "max_watch_ids",
+        limit: 1_000,
+        observed: proto.taskIds.count,
+        code: .invalidArgument,
+        what: "task ids in one watch"
+      )
     }
     var request = WatchRequest()
     request.taskIDs = proto.taskIds
@@ -27,22 +33,34 @@ extension CallRouter {
     switch end {
     case .cancelled(let resumeFrom):
       if cancellation.reason == .shutdown {
-        var status = WireStatus(.unavailable, "server is shutting down; resume from sequence \(resumeFrom)")
+        var status = WireStatus(
+          .unavailable,
+          "server is shutting down; resume from sequence \(resumeFrom)"
+        )
         status.resumeFrom = resumeFrom
         return status
       }
       return WireStatus(.cancelled, "watch cancelled by the client")
     case .lagging(let resumeFrom, let limit):
-      var status = WireStatus(.resourceExhausted, "lagging: the watcher fell behind its \(limit); resume from sequence \(resumeFrom)")
+      var status = WireStatus(
+        .resourceExhausted,
+        "lagging: the watcher fell behind its \(limit); resume from sequence \(resumeFrom)"
+      )
       status.resumeFrom = resumeFrom
       status.limitName = "watch_buffer"
       return status
     case .snapshotRequired(let oldest):
-      var status = WireStatus(.failedPrecondition, "resume point \(proto.afterSequence) is older than the events kept (oldest \(oldest)); take a fresh snapshot")
+      var status = WireStatus(
+        .failedPrecondition,
+        "resume point \(proto.afterSequence) is older than the events kept (oldest \(oldest)); take a fresh snapshot"
+      )
       status.snapshotRequired = true
       return status
     case .shutdown(let resumeFrom):
-      var status = WireStatus(.unavailable, "server is shutting down; resume from sequence \(resumeFrom)")
+      var status = WireStatus(
+        .unavailable,
+        "server is shutting down; resume from sequence \(resumeFrom)"
+      )
       status.resumeFrom = resumeFrom
       return status
     case .failed(let error):

@@ -48,7 +48,9 @@ final class CallRouter: Sendable {
   }
 
   /// Answers one unary request: its response body, or `.error`.
-  func unary(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async -> Taskwire_V1_Frame.OneOf_Body {
+  func unary(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async
+    -> Taskwire_V1_Frame.OneOf_Body
+  {
     do {
       return try await self.dispatch(body, context: context)
     } catch let error as CallError {
@@ -61,9 +63,15 @@ final class CallRouter: Sendable {
     }
   }
 
-  private func dispatch(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async throws -> Taskwire_V1_Frame.OneOf_Body {
+  private func dispatch(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async throws
+    -> Taskwire_V1_Frame.OneOf_Body
+  {
     let coordinator = self.coordinator
-    let worker = WorkerIdentity(id: context.workerID, name: context.clientName, address: context.address)
+    let worker = WorkerIdentity(
+      id: context.workerID,
+      name: context.clientName,
+      address: context.address
+    )
     switch body {
     case .healthRequest:
       var response = Taskwire_V1_HealthResponse()
@@ -75,15 +83,20 @@ final class CallRouter: Sendable {
       return .healthResponse(response)
 
     case .submitRequest(let request):
-      let results = try await coordinator.submit([try self.spec(request.task)], createdBy: context.principal.tokenName)
+      let results = try await coordinator.submit(
+        [try self.spec(request.task)],
+        createdBy: context.principal.tokenName
+      )
       switch results[0] {
       case .created(let task):
         return .submitResponse(.with { $0.task = task.proto(includeBodies: false) })
       case .existing(let task):
-        return .submitResponse(.with {
-          $0.task = task.proto(includeBodies: false)
-          $0.existing = true
-        })
+        return .submitResponse(
+          .with {
+            $0.task = task.proto(includeBodies: false)
+            $0.existing = true
+          }
+        )
       case .rejected(let error):
         throw error
       }
@@ -91,19 +104,21 @@ final class CallRouter: Sendable {
     case .submitBatchRequest(let request):
       let specs = try request.tasks.map { try self.spec($0) }
       let results = try await coordinator.submit(specs, createdBy: context.principal.tokenName)
-      return .submitBatchResponse(.with { response in
-        response.results = results.map { result in
-          var item = Taskwire_V1_SubmitResult()
-          switch result {
-          case .created(let task): item.task = task.proto(includeBodies: false)
-          case .existing(let task):
-            item.task = task.proto(includeBodies: false)
-            item.existing = true
-          case .rejected(let error): item.status = WireStatus(error).proto
+      return .submitBatchResponse(
+        .with { response in
+          response.results = results.map { result in
+            var item = Taskwire_V1_SubmitResult()
+            switch result {
+            case .created(let task): item.task = task.proto(includeBodies: false)
+            case .existing(let task):
+              item.task = task.proto(includeBodies: false)
+              item.existing = true
+            case .rejected(let error): item.status = WireStatus(error).proto
+            }
+            return item
           }
-          return item
         }
-      })
+      )
 
     case .getRequest(let request):
       let task = try await coordinator.get(request.id)
@@ -115,10 +130,12 @@ final class CallRouter: Sendable {
         pageSize: Int(request.pageSize),
         cursor: request.cursor.isEmpty ? nil : request.cursor
       )
-      return .listResponse(.with {
-        $0.tasks = page.tasks.map { $0.proto(includeBodies: false) }
-        $0.nextCursor = page.nextCursor ?? ""
-      })
+      return .listResponse(
+        .with {
+          $0.tasks = page.tasks.map { $0.proto(includeBodies: false) }
+          $0.nextCursor = page.nextCursor ?? ""
+        }
+      )
 
     case .countRequest(let request):
       let count = try await coordinator.count(TaskFilter(request.filter))
@@ -150,13 +167,16 @@ final class CallRouter: Sendable {
       let outcome = try await coordinator.heartbeat(
         taskID: request.taskID,
         token: request.leaseToken,
-        progress: request.hasProgress ? (Int(request.progress.percent), request.progress.message) : nil,
+        progress: request.hasProgress
+          ? (Int(request.progress.percent), request.progress.message) : nil,
         worker: worker
       )
-      return .heartbeatResponse(.with {
-        $0.leaseDeadlineMs = outcome.leaseDeadlineMs
-        $0.cancelRequested = outcome.cancelRequested
-      })
+      return .heartbeatResponse(
+        .with {
+          $0.leaseDeadlineMs = outcome.leaseDeadlineMs
+          $0.cancelRequested = outcome.cancelRequested
+        }
+      )
 
     case .completeRequest(let request):
       let results = try await coordinator.complete([Completion(request)], worker: worker)
@@ -164,12 +184,17 @@ final class CallRouter: Sendable {
       return .completeResponse(.init())
 
     case .completeBatchRequest(let request):
-      let results = try await coordinator.complete(request.items.map(Completion.init), worker: worker)
-      return .completeBatchResponse(.with { response in
-        response.results = results.map { error in
-          error.map { WireStatus($0).proto } ?? Taskwire_V1_Status()
+      let results = try await coordinator.complete(
+        request.items.map(Completion.init),
+        worker: worker
+      )
+      return .completeBatchResponse(
+        .with { response in
+          response.results = results.map { error in
+            error.map { WireStatus($0).proto } ?? Taskwire_V1_Status()
+          }
         }
-      })
+      )
 
     case .failRequest(let request):
       let outcome = try await coordinator.fail(
@@ -180,17 +205,28 @@ final class CallRouter: Sendable {
         retryAfterMs: request.retryAfterMs,
         worker: worker
       )
-      return .failResponse(.with {
-        $0.state = outcome.state.proto
-        $0.nextRunMs = outcome.nextRunMs
-      })
+      return .failResponse(
+        .with {
+          $0.state = outcome.state.proto
+          $0.nextRunMs = outcome.nextRunMs
+        }
+      )
 
     case .releaseRequest(let request):
-      try await coordinator.release(taskID: request.taskID, token: request.leaseToken, worker: worker)
+      try await coordinator.release(
+        taskID: request.taskID,
+        token: request.leaseToken,
+        worker: worker
+      )
       return .releaseResponse(.init())
 
     case .cancelAckRequest(let request):
-      try await coordinator.cancelAck(taskID: request.taskID, token: request.leaseToken, message: request.message, worker: worker)
+      try await coordinator.cancelAck(
+        taskID: request.taskID,
+        token: request.leaseToken,
+        message: request.message,
+        worker: worker
+      )
       return .cancelAckResponse(.init())
 
     case .statsRequest(let request):
@@ -213,10 +249,12 @@ final class CallRouter: Sendable {
         throw WireStatus(.invalidArgument, "role must be client, worker or admin")
       }
       let (record, secret) = try await coordinator.createToken(name: request.name, role: role)
-      return .createTokenResponse(.with {
-        $0.info = record.proto
-        $0.token = secret
-      })
+      return .createTokenResponse(
+        .with {
+          $0.info = record.proto
+          $0.token = secret
+        }
+      )
 
     case .listTokensRequest:
       let tokens = try await coordinator.listTokens()
@@ -226,8 +264,12 @@ final class CallRouter: Sendable {
       try await coordinator.revokeToken(request.id)
       return .revokeTokenResponse(.init())
 
-    case .createScheduleRequest, .listSchedulesRequest, .deleteScheduleRequest, .pauseScheduleRequest:
-      throw WireStatus(.failedPrecondition, "cron schedules are not available in this release (planned)")
+    case .createScheduleRequest, .listSchedulesRequest, .deleteScheduleRequest,
+      .pauseScheduleRequest:
+      throw WireStatus(
+        .failedPrecondition,
+        "cron schedules are not available in this release (planned)"
+      )
 
     default:
       throw WireStatus(.invalidArgument, "frame body is not a unary request")
@@ -237,7 +279,12 @@ final class CallRouter: Sendable {
   /// Converts a submitted TaskSpec, enforcing the payload limit with its wire name.
   private func spec(_ proto: Taskwire_V1_TaskSpec) throws -> SubmitSpec {
     guard proto.payload.count <= self.limits.maxPayloadBytes else {
-      throw WireStatus.limit("max_payload", limit: self.limits.maxPayloadBytes, observed: proto.payload.count, what: "payload size")
+      throw WireStatus.limit(
+        "max_payload",
+        limit: self.limits.maxPayloadBytes,
+        observed: proto.payload.count,
+        what: "payload size"
+      )
     }
     return SubmitSpec(proto)
   }

@@ -23,7 +23,8 @@ extension SubmitSpec {
       let policy = proto.retryPolicy
       let defaults = RetryPolicy.default
       self.retryPolicy = RetryPolicy(
-        kind: policy.kind == .fixed ? .fixed : (policy.kind == .exponential ? .exponential : defaults.kind),
+        kind: policy.kind == .fixed
+          ? .fixed : (policy.kind == .exponential ? .exponential : defaults.kind),
         initialMs: policy.initialMs,
         multiplier: policy.multiplier,
         maxMs: policy.maxMs,
@@ -53,7 +54,12 @@ extension TaskFilter {
 
 extension Completion {
   init(_ proto: Taskwire_V1_CompleteRequest) {
-    self.init(taskID: proto.taskID, token: proto.leaseToken, result: proto.result, contentType: proto.contentType)
+    self.init(
+      taskID: proto.taskID,
+      token: proto.leaseToken,
+      result: proto.result,
+      contentType: proto.contentType
+    )
   }
 }
 

@@ -33,7 +33,11 @@ package struct DevelopmentTLS: Sendable {
     }
     try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let issued = try Self.issue(hosts: ["localhost"], addresses: ["127.0.0.1", "::1"])
-    try writeFile(issued.caKeyPEM, to: (directory as NSString).appendingPathComponent("ca-key.pem"), mode: 0o600)
+    try writeFile(
+      issued.caKeyPEM,
+      to: (directory as NSString).appendingPathComponent("ca-key.pem"),
+      mode: 0o600
+    )
     try writeFile(issued.serverKeyPEM, to: material.privateKeyPath, mode: 0o600)
     try writeFile(issued.serverCertificatePEM, to: material.certificatePath, mode: 0o644)
     try writeFile(issued.caCertificatePEM, to: material.caPath, mode: 0o644)

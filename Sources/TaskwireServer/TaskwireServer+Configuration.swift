@@ -31,7 +31,8 @@ extension TaskwireServer {
       public var clientCAPath: String?
 
       /// Creates TLS settings from PEM files.
-      public init(certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil) {
+      public init(certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil)
+      {
         self.certificateChainPath = certificateChainPath
         self.privateKeyPath = privateKeyPath
         self.clientCAPath = clientCAPath

@@ -18,7 +18,9 @@ public final class TaskwireServer: Service, Sendable {
   private let coordinator: Coordinator
   private let logger: Logger
   private let registry: ConnectionRegistry
-  private let bound = Mutex<(promise: [CheckedContinuation<SocketAddress, any Error>], address: SocketAddress?)>(([], nil))
+  private let bound = Mutex<
+    (promise: [CheckedContinuation<SocketAddress, any Error>], address: SocketAddress?)
+  >(([], nil))
 
   /// Creates a server; nothing is bound until ``run()``.
   public init(configuration: Configuration, coordinator: Coordinator, logger: Logger) {
@@ -83,7 +85,10 @@ public final class TaskwireServer: Service, Sendable {
           }
           try pipeline.addHandler(IdleStateHandler(readTimeout: idleTimeout))
           try pipeline.addHandler(
-            FrameReaderHandler(maxFrameBytes: limits.maxFrameBytes, frameTimeout: limits.frameTimeout)
+            FrameReaderHandler(
+              maxFrameBytes: limits.maxFrameBytes,
+              frameTimeout: limits.frameTimeout
+            )
           )
           try pipeline.addHandler(IdleCloseHandler())
           let asyncChannel = try NIOAsyncChannel<FrameBatch, ByteBuffer>(
@@ -140,7 +145,12 @@ private final class RejectConnectionHandler: ChannelInboundHandler {
   func channelActive(context: ChannelHandlerContext) {
     var frame = Taskwire_V1_Frame()
     frame.error =
-      WireStatus.limit(self.limit.name, limit: self.limit.limit, observed: self.limit.observed, what: "connections").proto
+      WireStatus.limit(
+        self.limit.name,
+        limit: self.limit.limit,
+        observed: self.limit.observed,
+        what: "connections"
+      ).proto
     let channel = context.channel
     if let buffer = try? frame.framedBuffer(allocator: channel.allocator) {
       context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in

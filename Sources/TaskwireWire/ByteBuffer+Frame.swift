@@ -88,7 +88,9 @@ private struct FramedBytes: SwiftProtobufContiguousBytes {
   var count: Int { self.buffer.readableBytes - FrameDecoder.headerLength }
 
   func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-    try self.buffer.withUnsafeReadableBytes { try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(FrameDecoder.headerLength))) }
+    try self.buffer.withUnsafeReadableBytes {
+      try body(UnsafeRawBufferPointer(rebasing: $0.dropFirst(FrameDecoder.headerLength)))
+    }
   }
 
   mutating func withUnsafeMutableBytes<R>(

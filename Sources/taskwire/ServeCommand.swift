@@ -17,7 +17,10 @@ struct ServeCommand: AsyncParsableCommand {
     abstract: "Run the coordinator server."
   )
 
-  @Option(name: .long, help: "JSON config file (also TASKWIRE_CONFIG); flags and TASKWIRE_* beat it.")
+  @Option(
+    name: .long,
+    help: "JSON config file (also TASKWIRE_CONFIG); flags and TASKWIRE_* beat it."
+  )
   var config: String?
 
   @Option(name: .long, help: "Address to listen on, HOST:PORT (port 0 picks a free one).")
@@ -29,7 +32,10 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Store: sqlite.")
   var store: String?
 
-  @Option(name: .long, help: "full (fsync before every ack) or relaxed (fsync at least every 50 ms).")
+  @Option(
+    name: .long,
+    help: "full (fsync before every ack) or relaxed (fsync at least every 50 ms)."
+  )
   var durability: String?
 
   @Option(name: .long, help: "PEM certificate chain; default: a development CA in DATA_DIR/tls.")
@@ -93,31 +99,83 @@ struct ServeCommand: AsyncParsableCommand {
   }
 
   /// Applies the precedence rules to every setting and checks the result.
-  func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Resolved {
+  func resolve(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+    -> Resolved
+  {
     let settings = try Settings(configPath: self.config, environment: environment)
     var resolved = Resolved()
     resolved.listen = try settings.string("listen", flag: self.listen, default: resolved.listen)
-    resolved.dataDir = try settings.string("data-dir", flag: self.dataDir, default: resolved.dataDir)
+    resolved.dataDir = try settings.string(
+      "data-dir",
+      flag: self.dataDir,
+      default: resolved.dataDir
+    )
     resolved.store = try settings.string("store", flag: self.store, default: resolved.store)
-    resolved.durability = try settings.string("durability", flag: self.durability, default: resolved.durability)
+    resolved.durability = try settings.string(
+      "durability",
+      flag: self.durability,
+      default: resolved.durability
+    )
     resolved.tlsCert = try settings.optionalString("tls-cert", flag: self.tlsCert)
     resolved.tlsKey = try settings.optionalString("tls-key", flag: self.tlsKey)
     resolved.clientCa = try settings.optionalString("client-ca", flag: self.clientCa)
-    resolved.maxFrameBytes = try settings.int("max-frame-bytes", flag: self.maxFrameBytes, default: resolved.maxFrameBytes)
-    resolved.maxPayloadBytes = try settings.int("max-payload-bytes", flag: self.maxPayloadBytes, default: resolved.maxPayloadBytes)
-    resolved.maxConcurrentCalls = try settings.int("max-concurrent-calls", flag: self.maxConcurrentCalls, default: resolved.maxConcurrentCalls)
-    resolved.maxConnections = try settings.int("max-connections", flag: self.maxConnections, default: resolved.maxConnections)
-    resolved.maxConnectionsPerAddress = try settings.int("max-connections-per-address", flag: self.maxConnectionsPerAddress, default: resolved.maxConnectionsPerAddress)
-    resolved.handshakeTimeoutMs = try settings.int64("handshake-timeout-ms", flag: self.handshakeTimeoutMs, default: resolved.handshakeTimeoutMs)
-    resolved.frameTimeoutMs = try settings.int64("frame-timeout-ms", flag: self.frameTimeoutMs, default: resolved.frameTimeoutMs)
-    resolved.idleTimeoutMs = try settings.int64("idle-timeout-ms", flag: self.idleTimeoutMs, default: resolved.idleTimeoutMs)
-    resolved.maxPendingPerQueue = try settings.int("max-pending-per-queue", flag: self.maxPendingPerQueue, default: resolved.maxPendingPerQueue)
-    resolved.logLevel = try settings.string("log-level", flag: self.logLevel, default: resolved.logLevel)
+    resolved.maxFrameBytes = try settings.int(
+      "max-frame-bytes",
+      flag: self.maxFrameBytes,
+      default: resolved.maxFrameBytes
+    )
+    resolved.maxPayloadBytes = try settings.int(
+      "max-payload-bytes",
+      flag: self.maxPayloadBytes,
+      default: resolved.maxPayloadBytes
+    )
+    resolved.maxConcurrentCalls = try settings.int(
+      "max-concurrent-calls",
+      flag: self.maxConcurrentCalls,
+      default: resolved.maxConcurrentCalls
+    )
+    resolved.maxConnections = try settings.int(
+      "max-connections",
+      flag: self.maxConnections,
+      default: resolved.maxConnections
+    )
+    resolved.maxConnectionsPerAddress = try settings.int(
+      "max-connections-per-address",
+      flag: self.maxConnectionsPerAddress,
+      default: resolved.maxConnectionsPerAddress
+    )
+    resolved.handshakeTimeoutMs = try settings.int64(
+      "handshake-timeout-ms",
+      flag: self.handshakeTimeoutMs,
+      default: resolved.handshakeTimeoutMs
+    )
+    resolved.frameTimeoutMs = try settings.int64(
+      "frame-timeout-ms",
+      flag: self.frameTimeoutMs,
+      default: resolved.frameTimeoutMs
+    )
+    resolved.idleTimeoutMs = try settings.int64(
+      "idle-timeout-ms",
+      flag: self.idleTimeoutMs,
+      default: resolved.idleTimeoutMs
+    )
+    resolved.maxPendingPerQueue = try settings.int(
+      "max-pending-per-queue",
+      flag: self.maxPendingPerQueue,
+      default: resolved.maxPendingPerQueue
+    )
+    resolved.logLevel = try settings.string(
+      "log-level",
+      flag: self.logLevel,
+      default: resolved.logLevel
+    )
     guard ["full", "relaxed"].contains(resolved.durability) else {
       throw ValidationError("durability must be full or relaxed, got \(resolved.durability)")
     }
     guard resolved.store == "sqlite" else {
-      throw ValidationError("store must be sqlite (PostgreSQL arrives in a later release), got \(resolved.store)")
+      throw ValidationError(
+        "store must be sqlite (PostgreSQL arrives in a later release), got \(resolved.store)"
+      )
     }
     guard (resolved.tlsCert == nil) == (resolved.tlsKey == nil) else {
       throw ValidationError("--tls-cert and --tls-key go together")
@@ -145,7 +203,11 @@ struct ServeCommand: AsyncParsableCommand {
     options.durability = resolved.durability == "relaxed" ? .relaxed : .full
     options.maxPendingPerQueue = resolved.maxPendingPerQueue
     if let cert = resolved.tlsCert, let key = resolved.tlsKey {
-      options.tls = .init(certificateChainPath: cert, privateKeyPath: key, clientCAPath: resolved.clientCa)
+      options.tls = .init(
+        certificateChainPath: cert,
+        privateKeyPath: key,
+        clientCAPath: resolved.clientCa
+      )
     }
     options.clientCAPath = resolved.clientCa
     options.limits.maxFrameBytes = resolved.maxFrameBytes

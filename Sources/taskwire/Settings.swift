@@ -12,7 +12,9 @@ struct Settings {
   var filePath: String?
 
   /// Loads the config file named by `--config` or `TASKWIRE_CONFIG`, if any.
-  init(configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+  init(configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+    throws
+  {
     self.environment = environment.filter { $0.key.hasPrefix("TASKWIRE_") }
     let path = configPath ?? environment["TASKWIRE_CONFIG"]
     self.filePath = path
@@ -41,7 +43,9 @@ struct Settings {
     }
     if let raw = self.file[key] {
       guard let value = parse("\(raw)") else {
-        throw ValidationError("\"\(key)\": \(raw) in \(self.filePath ?? "the config file") is not a valid value")
+        throw ValidationError(
+          "\"\(key)\": \(raw) in \(self.filePath ?? "the config file") is not a valid value"
+        )
       }
       return value
     }

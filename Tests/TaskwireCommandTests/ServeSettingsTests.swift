@@ -7,7 +7,9 @@ import Testing
 @Suite("taskwire serve: settings and their precedence")
 struct ServeSettingsTests {
   private func configFile(_ json: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("tw-config-\(UUID().uuidString).json").path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "tw-config-\(UUID().uuidString).json"
+    ).path
     try json.write(toFile: path, atomically: true, encoding: .utf8)
     return path
   }
@@ -28,7 +30,9 @@ struct ServeSettingsTests {
 
   @Test("A flag beats the environment, which beats the config file, which beats the default")
   func precedence() throws {
-    let file = try self.configFile(#"{"listen": "127.0.0.1:1111", "durability": "relaxed", "max-concurrent-calls": 7, "data-dir": "/from/file"}"#)
+    let file = try self.configFile(
+      #"{"listen": "127.0.0.1:1111", "durability": "relaxed", "max-concurrent-calls": 7, "data-dir": "/from/file"}"#
+    )
     defer { try? FileManager.default.removeItem(atPath: file) }
     let environment = ["TASKWIRE_LISTEN": "127.0.0.1:2222", "TASKWIRE_DATA_DIR": "/from/env"]
     let command = try ServeCommand.parse(["--config", file, "--listen", "127.0.0.1:3333"])
@@ -50,18 +54,26 @@ struct ServeSettingsTests {
 
   @Test("Bad values are one clear error naming where they came from")
   func badValues() throws {
-    #expect(throws: (any Error).self) { try ServeCommand.parse(["--durability", "sometimes"]).resolve(environment: [:]) }
+    #expect(throws: (any Error).self) {
+      try ServeCommand.parse(["--durability", "sometimes"]).resolve(environment: [:])
+    }
     do {
       _ = try ServeCommand.parse([]).resolve(environment: ["TASKWIRE_MAX_FRAME_BYTES": "lots"])
       Issue.record("a non-number was accepted")
     } catch {
       #expect("\(error)".contains("TASKWIRE_MAX_FRAME_BYTES=lots"))
     }
-    #expect(throws: (any Error).self) { try ServeCommand.parse(["--listen", "nowhere"]).resolve(environment: [:]) }
-    #expect(throws: (any Error).self) { try ServeCommand.parse(["--tls-cert", "a.pem"]).resolve(environment: [:]) }
+    #expect(throws: (any Error).self) {
+      try ServeCommand.parse(["--listen", "nowhere"]).resolve(environment: [:])
+    }
+    #expect(throws: (any Error).self) {
+      try ServeCommand.parse(["--tls-cert", "a.pem"]).resolve(environment: [:])
+    }
     let broken = try self.configFile("not json")
     defer { try? FileManager.default.removeItem(atPath: broken) }
-    #expect(throws: (any Error).self) { try ServeCommand.parse(["--config", broken]).resolve(environment: [:]) }
+    #expect(throws: (any Error).self) {
+      try ServeCommand.parse(["--config", broken]).resolve(environment: [:])
+    }
   }
 
   @Test("HOST:PORT parsing, IPv6 in brackets")

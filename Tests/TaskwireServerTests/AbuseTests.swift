@@ -97,12 +97,19 @@ struct AbuseTests {
   @Test("Plaintext TCP to the TLS port is closed")
   func plaintext() async throws {
     try await withTestNode { node in
-      let client = try await RawClient.connect(port: node.port, caPath: node.caPath, plaintext: true)
+      let client = try await RawClient.connect(
+        port: node.port,
+        caPath: node.caPath,
+        plaintext: true
+      )
       var hello = Taskwire_V1_Frame()
       hello.hello.protocolVersion = 1
       hello.hello.token = node.adminToken
       try? await client.send(hello)
-      #expect(await client.next(timeout: .seconds(2)) == nil, "no frame is ever answered in plaintext")
+      #expect(
+        await client.next(timeout: .seconds(2)) == nil,
+        "no frame is ever answered in plaintext"
+      )
       #expect(await client.closed(within: .seconds(2)))
       try await self.stillServing(node)
     }

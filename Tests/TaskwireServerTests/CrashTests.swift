@@ -13,11 +13,17 @@ import Testing
 /// nothing acknowledged is lost or undone by the process dying).
 @Suite("Crash: SIGKILL mid-load and restart", .serialized)
 struct CrashTests {
-  @Test("Acknowledged submits survive, acknowledged completions are never undone or leased again", arguments: ["full", "relaxed"])
+  @Test(
+    "Acknowledged submits survive, acknowledged completions are never undone or leased again",
+    arguments: ["full", "relaxed"]
+  )
   func sigkill(durability: String) async throws {
     let directory = temporaryDirectory("taskwire-crash")
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let server = try ServerProcess(dataDirectory: directory, arguments: ["--durability", durability])
+    let server = try ServerProcess(
+      dataDirectory: directory,
+      arguments: ["--durability", durability]
+    )
     try await server.start()
 
     let ackedSubmits = Locked<[String]>([])
@@ -32,11 +38,16 @@ struct CrashTests {
             id += 1
             // Eight calls in flight per connection.
             let batch = (0..<8).map { offset in
-              Taskwire_V1_Frame.request(id * 8 + UInt64(offset), .submitRequest(.with {
-                $0.task.queue = "crash"
-                $0.task.type = "job"
-                $0.task.payload = Data("submitter \(submitter)".utf8)
-              }))
+              Taskwire_V1_Frame.request(
+                id * 8 + UInt64(offset),
+                .submitRequest(
+                  .with {
+                    $0.task.queue = "crash"
+                    $0.task.type = "job"
+                    $0.task.payload = Data("submitter \(submitter)".utf8)
+                  }
+                )
+              )
             }
             guard (try? await client.send(batch)) != nil else { return }
             for _ in 0..<8 {
@@ -52,7 +63,9 @@ struct CrashTests {
         guard let worker = try? await server.client() else { return }
         let session = Session(worker)
         while true {
-          guard let tasks = try? await session.lease("crash", max: 16, waitMs: 1_000) else { return }
+          guard let tasks = try? await session.lease("crash", max: 16, waitMs: 1_000) else {
+            return
+          }
           for task in tasks {
             guard let answer = try? await session.complete(task) else { return }
             if case .completeResponse = answer {
@@ -65,7 +78,9 @@ struct CrashTests {
         // Kill once enough work was acknowledged (polling a counter, bounded by the load itself).
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-          let (submits, completions) = (ackedSubmits.withLock { $0.count }, ackedCompletions.withLock { $0.count })
+          let (submits, completions) = (
+            ackedSubmits.withLock { $0.count }, ackedCompletions.withLock { $0.count }
+          )
           if submits >= killAfter, completions >= killAfter / 4 { break }
           try? await Task.sleep(for: .milliseconds(5))
         }
@@ -77,7 +92,10 @@ struct CrashTests {
     #expect(submitted.count >= killAfter, "the load ran before the kill")
     #expect(completed.count >= killAfter / 4)
 
-    let restarted = try ServerProcess(dataDirectory: directory, arguments: ["--durability", durability])
+    let restarted = try ServerProcess(
+      dataDirectory: directory,
+      arguments: ["--durability", durability]
+    )
     try await restarted.start()
     let session = Session(try await restarted.client())
     for id in submitted {

@@ -46,7 +46,10 @@ struct HandshakeTests {
         let client = try await RawClient.connect(port: node.port, caPath: node.caPath)
         let reply = try await client.hello(token: token)
         #expect(reply?.callID == 0)
-        #expect(reply?.status?.code == .unauthenticated, "token \(token.isEmpty ? "(absent)" : "given")")
+        #expect(
+          reply?.status?.code == .unauthenticated,
+          "token \(token.isEmpty ? "(absent)" : "given")"
+        )
         messages.insert(reply?.status?.message ?? "")
         #expect(await client.closed(within: .seconds(2)))
       }

@@ -14,7 +14,9 @@ import Testing
 struct LifecycleTests {
   static let start: Int64 = 1_800_000_000_000
 
-  private func withClockNode<T: Sendable>(_ body: @Sendable (TestNode, ManualWallClock) async throws -> T) async throws -> T {
+  private func withClockNode<T: Sendable>(
+    _ body: @Sendable (TestNode, ManualWallClock) async throws -> T
+  ) async throws -> T {
     let clock = ManualWallClock(nowMs: Self.start)
     return try await withTestNode(configure: { $0.clock = clock }) { node in
       try await body(node, clock)
@@ -68,10 +70,18 @@ struct LifecycleTests {
   func order() async throws {
     try await self.withClockNode { node, clock in
       let client = try await node.session(.client)
-      let low = try await client.submit { $0.queue = "order"; $0.priority = 0 }
-      let high = try await client.submit { $0.queue = "order"; $0.priority = 5 }
-      let lowSecond = try await client.submit { $0.queue = "order"; $0.priority = 0 }
-      let highSecond = try await client.submit { $0.queue = "order"; $0.priority = 5 }
+      let low = try await client.submit {
+        $0.queue = "order"; $0.priority = 0
+      }
+      let high = try await client.submit {
+        $0.queue = "order"; $0.priority = 5
+      }
+      let lowSecond = try await client.submit {
+        $0.queue = "order"; $0.priority = 0
+      }
+      let highSecond = try await client.submit {
+        $0.queue = "order"; $0.priority = 5
+      }
       let worker = try await node.session(.worker)
       let leased = try await worker.lease("order", max: 4)
       #expect(leased.map(\.id) == [high, highSecond, low, lowSecond].map(\.task.id))
@@ -83,7 +93,9 @@ struct LifecycleTests {
     try await self.withClockNode { node, clock in
       let client = try await node.session(.client)
       let worker = try await node.session(.worker)
-      let created = try await client.submit { $0.queue = "later"; $0.delayMs = 60_000 }
+      let created = try await client.submit {
+        $0.queue = "later"; $0.delayMs = 60_000
+      }
       #expect(created.task.state == .scheduled)
       #expect(created.task.nextRunMs == Self.start + 60_000)
       #expect(try await worker.lease("later").isEmpty)
@@ -100,19 +112,29 @@ struct LifecycleTests {
   func idempotency() async throws {
     try await self.withClockNode { node, _ in
       let client = try await node.session(.client)
-      let first = try await client.submit { $0.queue = "keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("a".utf8) }
-      let again = try await client.submit { $0.queue = "keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("a".utf8) }
+      let first = try await client.submit {
+        $0.queue = "keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("a".utf8)
+      }
+      let again = try await client.submit {
+        $0.queue = "keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("a".utf8)
+      }
       #expect(again.existing)
       #expect(again.task.id == first.task.id)
-      let status = try await client.error(.submitRequest(.with {
-        $0.task.type = "job"
-        $0.task.queue = "keys"
-        $0.task.idempotencyKey = "order-42"
-        $0.task.payload = Data("b".utf8)
-      }))
+      let status = try await client.error(
+        .submitRequest(
+          .with {
+            $0.task.type = "job"
+            $0.task.queue = "keys"
+            $0.task.idempotencyKey = "order-42"
+            $0.task.payload = Data("b".utf8)
+          }
+        )
+      )
       #expect(status.code == .conflict)
       // Keys are scoped per queue.
-      let other = try await client.submit { $0.queue = "other-keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("b".utf8) }
+      let other = try await client.submit {
+        $0.queue = "other-keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("b".utf8)
+      }
       #expect(!other.existing)
     }
   }
@@ -127,10 +149,17 @@ struct LifecycleTests {
     }) { node in
       let worker = try await node.session(.worker)
       let client = try await node.session(.client)
-      try await worker.client.send(.request(900, .leaseRequest(.with {
-        $0.queues = ["wake"]
-        $0.waitMs = 60_000
-      })))
+      try await worker.client.send(
+        .request(
+          900,
+          .leaseRequest(
+            .with {
+              $0.queues = ["wake"]
+              $0.waitMs = 60_000
+            }
+          )
+        )
+      )
       // Make sure the long poll is parked before submitting.
       while node.coordinator.waitingLeases == 0 { await Task.yield() }
       let created = try await client.submit { $0.queue = "wake" }
@@ -142,7 +171,9 @@ struct LifecycleTests {
     }
   }
 
-  @Test("Fencing: A's lease expires, B leases; A's heartbeat/complete/fail get LEASE_LOST; B's result stands")
+  @Test(
+    "Fencing: A's lease expires, B leases; A's heartbeat/complete/fail get LEASE_LOST; B's result stands"
+  )
   func fencing() async throws {
     try await self.withClockNode { node, clock in
       let client = try await node.session(.client)
@@ -151,7 +182,9 @@ struct LifecycleTests {
       let created = try await client.submit {
         $0.queue = "fence"
         $0.leaseDurationMs = 1_000
-        $0.retryPolicy = .with { $0.kind = .fixed; $0.initialMs = 1_000; $0.maxMs = 1_000 }
+        $0.retryPolicy = .with {
+          $0.kind = .fixed; $0.initialMs = 1_000; $0.maxMs = 1_000
+        }
       }
       let a = try #require(try await workerA.lease("fence").first)
       clock.set(Self.start + 1_001)
@@ -186,13 +219,18 @@ struct LifecycleTests {
       let created = try await client.submit {
         $0.queue = "retry"
         $0.maxAttempts = 3
-        $0.retryPolicy = .with { $0.kind = .exponential; $0.initialMs = 1_000; $0.multiplier = 2; $0.maxMs = 60_000; $0.jitter = 0 }
+        $0.retryPolicy = .with {
+          $0.kind = .exponential; $0.initialMs = 1_000; $0.multiplier = 2; $0.maxMs = 60_000;
+          $0.jitter = 0
+        }
       }
       var now = Self.start
       for (attempt, backoff) in [(1, Int64(1_000)), (2, Int64(2_000))] {
         let task = try #require(try await worker.lease("retry").first)
         #expect(task.attempt == Int32(attempt))
-        guard case .failResponse(let failed) = try await worker.fail(task) else { throw TestFailure("fail refused") }
+        guard case .failResponse(let failed) = try await worker.fail(task) else {
+          throw TestFailure("fail refused")
+        }
         #expect(failed.state == .retrying)
         #expect(failed.nextRunMs == now + backoff, "attempt \(attempt) backs off \(backoff) ms")
         clock.set(now + backoff - 1)
@@ -203,35 +241,61 @@ struct LifecycleTests {
         await node.coordinator.sweep(nowMs: now)
       }
       let last = try #require(try await worker.lease("retry").first)
-      guard case .failResponse(let final) = try await worker.fail(last, error: "third strike") else { throw TestFailure("fail refused") }
+      guard case .failResponse(let final) = try await worker.fail(last, error: "third strike")
+      else { throw TestFailure("fail refused") }
       #expect(final.state == .failed)
       let task = try await client.get(created.task.id)
       #expect(task.state == .failed)
       #expect(task.lastError == "third strike")
       #expect(task.attempts.count == 3)
       // The dead-letter set can be requeued by hand.
-      guard case .retryResponse(let retried) = try await client.call(.retryRequest(.with { $0.id = created.task.id; $0.resetAttempts = true })) else {
+      guard
+        case .retryResponse(let retried) = try await client.call(
+          .retryRequest(
+            .with {
+              $0.id = created.task.id; $0.resetAttempts = true
+            }
+          )
+        )
+      else {
         throw TestFailure("retry refused")
       }
       #expect(retried.task.state == .pending)
     }
   }
 
-  @Test("Cancel: a pending task ends at once; a running one is pushed to its worker and ends CANCELLED")
+  @Test(
+    "Cancel: a pending task ends at once; a running one is pushed to its worker and ends CANCELLED"
+  )
   func cancel() async throws {
     try await self.withClockNode { node, clock in
       let client = try await node.session(.client)
       let worker = try await node.session(.worker)
       let pending = try await client.submit { $0.queue = "cancel-pending" }
-      guard case .cancelResponse(let cancelled) = try await client.call(.cancelRequest(.with { $0.id = pending.task.id })) else {
+      guard
+        case .cancelResponse(let cancelled) = try await client.call(
+          .cancelRequest(.with { $0.id = pending.task.id })
+        )
+      else {
         throw TestFailure("cancel refused")
       }
       #expect(cancelled.task.state == .cancelled)
-      #expect(try await client.error(.cancelRequest(.with { $0.id = pending.task.id })).code == .failedPrecondition)
+      #expect(
+        try await client.error(.cancelRequest(.with { $0.id = pending.task.id })).code
+          == .failedPrecondition
+      )
 
       let running = try await client.submit { $0.queue = "cancel-running" }
       let task = try #require(try await worker.lease("cancel-running").first)
-      guard case .cancelResponse(let requested) = try await client.call(.cancelRequest(.with { $0.id = running.task.id; $0.reason = "user" })) else {
+      guard
+        case .cancelResponse(let requested) = try await client.call(
+          .cancelRequest(
+            .with {
+              $0.id = running.task.id; $0.reason = "user"
+            }
+          )
+        )
+      else {
         throw TestFailure("cancel refused")
       }
       #expect(requested.task.state == .running)
@@ -244,9 +308,19 @@ struct LifecycleTests {
       #expect(push?.callID == 0)
       #expect(notice.taskID == task.id)
       #expect(notice.leaseToken == task.leaseToken)
-      guard case .heartbeatResponse(let beat) = try await worker.heartbeat(task) else { throw TestFailure("heartbeat") }
+      guard case .heartbeatResponse(let beat) = try await worker.heartbeat(task) else {
+        throw TestFailure("heartbeat")
+      }
       #expect(beat.cancelRequested)
-      guard case .cancelAckResponse = try await worker.call(.cancelAckRequest(.with { $0.taskID = task.id; $0.leaseToken = task.leaseToken })) else {
+      guard
+        case .cancelAckResponse = try await worker.call(
+          .cancelAckRequest(
+            .with {
+              $0.taskID = task.id; $0.leaseToken = task.leaseToken
+            }
+          )
+        )
+      else {
         throw TestFailure("cancel ack refused")
       }
       #expect(try await client.get(task.id).state == .cancelled)
@@ -260,7 +334,9 @@ struct LifecycleTests {
       let created = try await client.submit {
         $0.queue = "vanish"
         $0.leaseDurationMs = 5_000
-        $0.retryPolicy = .with { $0.kind = .fixed; $0.initialMs = 1_000; $0.maxMs = 1_000 }
+        $0.retryPolicy = .with {
+          $0.kind = .fixed; $0.initialMs = 1_000; $0.maxMs = 1_000
+        }
       }
       do {
         let doomed = try await node.session(.worker)
@@ -278,19 +354,29 @@ struct LifecycleTests {
     }
   }
 
-  @Test("Pending limit: submits get RESOURCE_EXHAUSTED while full; leasing and completing keep working")
+  @Test(
+    "Pending limit: submits get RESOURCE_EXHAUSTED while full; leasing and completing keep working"
+  )
   func pendingLimit() async throws {
     try await withTestNode(configure: { $0.maxPendingPerQueue = 2 }) { node in
       let client = try await node.session(.client)
       let worker = try await node.session(.worker)
       _ = try await client.submit { $0.queue = "full" }
       _ = try await client.submit { $0.queue = "full" }
-      let refused = try await client.error(.submitRequest(.with { $0.task.type = "job"; $0.task.queue = "full" }))
+      let refused = try await client.error(
+        .submitRequest(
+          .with {
+            $0.task.type = "job"; $0.task.queue = "full"
+          }
+        )
+      )
       #expect(refused.code == .resourceExhausted)
       #expect(refused.limitName == "max_pending")
       #expect(refused.limitValue == 2)
       let task = try #require(try await worker.lease("full").first)
-      guard case .completeResponse = try await worker.complete(task) else { throw TestFailure("complete refused") }
+      guard case .completeResponse = try await worker.complete(task) else {
+        throw TestFailure("complete refused")
+      }
       _ = try await client.submit { $0.queue = "full" }
     }
   }
@@ -300,20 +386,43 @@ struct LifecycleTests {
     try await withTestNode { node in
       let admin = try await node.session(.admin)
       let worker = try await node.session(.worker)
-      guard case .pauseQueueResponse = try await admin.call(.pauseQueueRequest(.with { $0.queue = "paused" })) else {
+      guard
+        case .pauseQueueResponse = try await admin.call(
+          .pauseQueueRequest(.with { $0.queue = "paused" })
+        )
+      else {
         throw TestFailure("pause refused")
       }
       let created = try await admin.submit { $0.queue = "paused" }
       #expect(try await worker.lease("paused").isEmpty)
-      try await worker.client.send(.request(500, .leaseRequest(.with { $0.queues = ["paused"]; $0.waitMs = 30_000 })))
+      try await worker.client.send(
+        .request(
+          500,
+          .leaseRequest(
+            .with {
+              $0.queues = ["paused"]; $0.waitMs = 30_000
+            }
+          )
+        )
+      )
       while node.coordinator.waitingLeases == 0 { await Task.yield() }
-      guard case .resumeQueueResponse = try await admin.call(.resumeQueueRequest(.with { $0.queue = "paused" })) else {
+      guard
+        case .resumeQueueResponse = try await admin.call(
+          .resumeQueueRequest(.with { $0.queue = "paused" })
+        )
+      else {
         throw TestFailure("resume refused")
       }
       let answer = await worker.client.next(timeout: .seconds(5))
-      guard case .leaseResponse(let lease)? = answer?.body else { throw TestFailure("not woken: \(String(describing: answer))") }
+      guard case .leaseResponse(let lease)? = answer?.body else {
+        throw TestFailure("not woken: \(String(describing: answer))")
+      }
       #expect(lease.tasks.map(\.id) == [created.task.id])
-      guard case .statsResponse(let stats) = try await admin.call(.statsRequest(.with { $0.queues = ["paused"] })) else {
+      guard
+        case .statsResponse(let stats) = try await admin.call(
+          .statsRequest(.with { $0.queues = ["paused"] })
+        )
+      else {
         throw TestFailure("stats refused")
       }
       #expect(stats.queues.first?.running == 1)

@@ -31,7 +31,11 @@ struct MemoryBoundTests {
     let baseline = try server.residentBytes()
 
     // The greedy peer: 20,000 Gets (1.25 GiB of answers) and it reads none of them.
-    let peer = try await RawClient.connect(port: server.port, caPath: server.caPath, receiveBufferBytes: 4096)
+    let peer = try await RawClient.connect(
+      port: server.port,
+      caPath: server.caPath,
+      receiveBufferBytes: 4096
+    )
     guard case .helloReply(_)? = try await peer.hello(token: server.adminToken)?.body else {
       throw TestFailure("hello refused")
     }
@@ -64,7 +68,9 @@ struct MemoryBoundTests {
       return peak
     }
     let growth = peak - baseline
-    print("slow reader: baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB (bound \(Self.slowReaderBound / 1_048_576) MiB)")
+    print(
+      "slow reader: baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB (bound \(Self.slowReaderBound / 1_048_576) MiB)"
+    )
     #expect(growth < Self.slowReaderBound)
     // And the server still serves others.
     let other = Session(try await server.client())
@@ -77,13 +83,19 @@ extension MemoryBoundTests {
   /// The bound for a watcher that stops reading while 32 MiB of events are produced.
   static let laggingWatcherBound = 64 * 1024 * 1024
 
-  @Test("A watcher that stops reading is cut off with the lag status; memory stays bounded; others keep pace")
+  @Test(
+    "A watcher that stops reading is cut off with the lag status; memory stays bounded; others keep pace"
+  )
   func laggingWatcher() async throws {
     let directory = temporaryDirectory("taskwire-lag")
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let server = try ServerProcess(dataDirectory: directory)
     try await server.start()
-    let slow = try await RawClient.connect(port: server.port, caPath: server.caPath, receiveBufferBytes: 4096)
+    let slow = try await RawClient.connect(
+      port: server.port,
+      caPath: server.caPath,
+      receiveBufferBytes: 4096
+    )
     let reply = try await slow.hello(token: server.adminToken)
     try await slow.channel.setOption(.autoRead, value: false).get()
     guard case .helloReply? = reply?.body else {
@@ -106,10 +118,20 @@ extension MemoryBoundTests {
     let worker = Session(try await server.client())
     var briskSeen = 0
     for _ in 0..<(tasks / 250) {
-      let answer = try await producer.call(.submitBatchRequest(.with {
-        $0.tasks = (0..<250).map { _ in .with { $0.queue = "lag"; $0.type = "job"; $0.maxAttempts = 1 } }
-      }))
-      guard case .submitBatchResponse = answer else { throw TestFailure("batch refused: \(answer)") }
+      let answer = try await producer.call(
+        .submitBatchRequest(
+          .with {
+            $0.tasks = (0..<250).map { _ in
+              .with {
+                $0.queue = "lag"; $0.type = "job"; $0.maxAttempts = 1
+              }
+            }
+          }
+        )
+      )
+      guard case .submitBatchResponse = answer else {
+        throw TestFailure("batch refused: \(answer)")
+      }
       let leased = try await worker.lease("lag", max: 250)
       for task in leased {
         _ = try await worker.fail(task, error: bigError, permanent: true)
@@ -123,7 +145,9 @@ extension MemoryBoundTests {
     }
     #expect(briskSeen == total, "the reading watcher got every event")
     let growth = peak - baseline
-    print("lagging watcher: baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB (bound \(Self.laggingWatcherBound / 1_048_576) MiB)")
+    print(
+      "lagging watcher: baseline \(baseline / 1_048_576) MiB, peak \(peak / 1_048_576) MiB, growth \(growth / 1_048_576) MiB (bound \(Self.laggingWatcherBound / 1_048_576) MiB)"
+    )
     #expect(growth < Self.laggingWatcherBound)
     // Now the slow one reads: what was in flight, then the lag end with a resume point.
     try await slow.startReading()

@@ -15,10 +15,15 @@ struct MultiplexingTests {
       let worker = try await node.client(token: try await node.token(.worker))
       // Call 1 is a long poll on an empty queue; calls 2...100 are quick. All go in one write.
       var frames: [Taskwire_V1_Frame] = [
-        .request(1, .leaseRequest(.with {
-          $0.queues = ["pipelined"]
-          $0.waitMs = 30_000
-        }))
+        .request(
+          1,
+          .leaseRequest(
+            .with {
+              $0.queues = ["pipelined"]
+              $0.waitMs = 30_000
+            }
+          )
+        )
       ]
       for id in UInt64(2)...100 {
         frames.append(.request(id, .healthRequest(.init())))
@@ -35,10 +40,15 @@ struct MultiplexingTests {
       #expect(Set(answered) == Set(2...100))
       // The long poll is still waiting; a submit from another connection wakes it at once.
       let submitter = try await node.client()
-      let submitted = try await submitter.call(7, .submitRequest(.with {
-        $0.task.queue = "pipelined"
-        $0.task.type = "wake"
-      }))
+      let submitted = try await submitter.call(
+        7,
+        .submitRequest(
+          .with {
+            $0.task.queue = "pipelined"
+            $0.task.type = "wake"
+          }
+        )
+      )
       guard case .submitResponse(let created)? = submitted else {
         Issue.record("submit failed: \(String(describing: submitted))")
         return
@@ -58,10 +68,17 @@ struct MultiplexingTests {
     try await withTestNode { node in
       let client = try await node.client()
       try await client.send(.request(5, .watchRequest(.with { $0.filter.queues = ["nothing"] })))
-      try await client.send(.request(6, .leaseRequest(.with {
-        $0.queues = ["nothing"]
-        $0.waitMs = 60_000
-      })))
+      try await client.send(
+        .request(
+          6,
+          .leaseRequest(
+            .with {
+              $0.queues = ["nothing"]
+              $0.waitMs = 60_000
+            }
+          )
+        )
+      )
       try await client.send(.request(5, .cancelCall(.init())), .request(6, .cancelCall(.init())))
       var ends: [UInt64: Taskwire_V1_Frame] = [:]
       while ends.count < 2, let frame = await client.next(timeout: .seconds(5)) {
@@ -86,10 +103,15 @@ struct MultiplexingTests {
     try await withTestNode { node in
       let worker = try await node.client(token: try await node.token(.worker))
       let polls = (UInt64(1)...101).map { id in
-        Taskwire_V1_Frame.request(id, .leaseRequest(.with {
-          $0.queues = ["limit"]
-          $0.waitMs = 60_000
-        }))
+        Taskwire_V1_Frame.request(
+          id,
+          .leaseRequest(
+            .with {
+              $0.queues = ["limit"]
+              $0.waitMs = 60_000
+            }
+          )
+        )
       }
       try await worker.send(polls)
       let refused = await worker.next(timeout: .seconds(5))

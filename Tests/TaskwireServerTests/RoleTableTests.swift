@@ -16,7 +16,10 @@ struct RoleTableTests {
   static let table: [(String, Taskwire_V1_Frame.OneOf_Body, Set<Role>)] = [
     ("health", .healthRequest(.init()), [.client, .worker, .admin]),
     ("submit", .submitRequest(.with { $0.task.type = "t" }), [.client, .worker, .admin]),
-    ("submit_batch", .submitBatchRequest(.with { $0.tasks = [.with { $0.type = "t" }] }), [.client, .worker, .admin]),
+    (
+      "submit_batch", .submitBatchRequest(.with { $0.tasks = [.with { $0.type = "t" }] }),
+      [.client, .worker, .admin]
+    ),
     ("get", .getRequest(.with { $0.id = "x" }), [.client, .admin]),
     ("list", .listRequest(.init()), [.client, .admin]),
     ("count", .countRequest(.init()), [.client, .admin]),
@@ -34,7 +37,14 @@ struct RoleTableTests {
     ("list_workers", .listWorkersRequest(.init()), [.admin]),
     ("pause_queue", .pauseQueueRequest(.with { $0.queue = "role-test" }), [.admin]),
     ("resume_queue", .resumeQueueRequest(.with { $0.queue = "role-test" }), [.admin]),
-    ("create_token", .createTokenRequest(.with { $0.name = "role-test-token"; $0.role = .client }), [.admin]),
+    (
+      "create_token",
+      .createTokenRequest(
+        .with {
+          $0.name = "role-test-token"; $0.role = .client
+        }
+      ), [.admin]
+    ),
     ("list_tokens", .listTokensRequest(.init()), [.admin]),
     ("revoke_token", .revokeTokenRequest(.with { $0.id = "no-such-token" }), [.admin]),
     ("create_schedule", .createScheduleRequest(.init()), [.admin]),
@@ -60,7 +70,10 @@ struct RoleTableTests {
           let answer = try await client.call(id, body)
           #expect(answer != nil, "\(role) \(name): no answer")
           let denied = answer?.errorCode == .permissionDenied
-          #expect(denied == !allowed.contains(role), "\(role) calling \(name): \(String(describing: answer))")
+          #expect(
+            denied == !allowed.contains(role),
+            "\(role) calling \(name): \(String(describing: answer))"
+          )
         }
         await client.close()
       }

@@ -1,5 +1,6 @@
 import SwiftProtobuf
 import TaskwireCoordinator
+import TaskwireCore
 import TaskwireRuntime
 import TaskwireServer
 import TaskwireStore
@@ -10,7 +11,9 @@ import Testing
 @Suite("Watch streams over TLS")
 struct WatchTests {
   /// Reads watch events of call `id` until `count` arrived (or the stream ends / times out).
-  private func events(_ client: RawClient, id: UInt64, count: Int, timeout: Duration = .seconds(10)) async -> (events: [Taskwire_V1_WatchEvent], end: Taskwire_V1_Status?) {
+  private func events(_ client: RawClient, id: UInt64, count: Int, timeout: Duration = .seconds(10))
+    async -> (events: [Taskwire_V1_WatchEvent], end: Taskwire_V1_Status?)
+  {
     var events: [Taskwire_V1_WatchEvent] = []
     while events.count < count, let frame = await client.next(timeout: timeout) {
       guard frame.callID == id else { continue }
@@ -59,10 +62,17 @@ struct WatchTests {
       await first.close()  // the connection dies mid-stream
       for _ in 0..<30 { _ = try await client.submit { $0.queue = "resume" } }
       let second = try await node.client()
-      try await second.send(.request(1, .watchRequest(.with {
-        $0.filter.queues = ["resume"]
-        $0.afterSequence = seen.last!.sequence
-      })))
+      try await second.send(
+        .request(
+          1,
+          .watchRequest(
+            .with {
+              $0.filter.queues = ["resume"]
+              $0.afterSequence = seen.last!.sequence
+            }
+          )
+        )
+      )
       let (rest, _) = await self.events(second, id: 1, count: 48)
       let all = (seen + rest).map(\.sequence)
       #expect(all.count == 60, "every one of the 60 created events")
@@ -73,7 +83,8 @@ struct WatchTests {
 
   @Test("Snapshot then live for task ids: nothing between snapshot and subscription is lost")
   func snapshotThenLive() async throws {
-    try await withTestNode { node in
+    let clock = ManualWallClock(nowMs: 1_800_000_000_000)
+    try await withTestNode(configure: { $0.clock = clock }) { node in
       let client = try await node.session(.client)
       let worker = try await node.session(.worker)
       let created = try await client.submit { $0.queue = "snap" }
@@ -83,7 +94,7 @@ struct WatchTests {
       async let progress: Void = {
         for percent in 1...20 {
           _ = try? await worker.heartbeat(task, percent: Int32(percent * 5))
-          try? await Task.sleep(for: .milliseconds(110))  // past the 100 ms progress coalescing window
+          _ = clock.advance(by: 110)  // past the 100 ms progress coalescing window
         }
       }()
       try await watcher.send(.request(1, .watchRequest(.with { $0.taskIds = [created.task.id] })))
@@ -148,7 +159,9 @@ struct WatchTests {
       var total = 0
       for client in clients {
         var perCall: [UInt64: Int] = [:]
-        while perCall.values.reduce(0, +) < 500, let frame = await client.next(timeout: .seconds(10)) {
+        while perCall.values.reduce(0, +) < 500,
+          let frame = await client.next(timeout: .seconds(10))
+        {
           if case .watchEvent? = frame.body { perCall[frame.callID, default: 0] += 1 }
         }
         #expect(perCall.count == 100)

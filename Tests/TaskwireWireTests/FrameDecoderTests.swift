@@ -32,7 +32,9 @@ struct FrameDecoderTests {
     var decoder = FrameDecoder(maxFrameBytes: 4 * 1024 * 1024)
     var buffer = ByteBuffer()
     buffer.writeInteger(UInt32.max)  // 4 GiB declared, no body sent
-    #expect(throws: FrameTooLargeError(declaredLength: UInt64(UInt32.max), maxFrameBytes: 4 * 1024 * 1024)) {
+    #expect(
+      throws: FrameTooLargeError(declaredLength: UInt64(UInt32.max), maxFrameBytes: 4 * 1024 * 1024)
+    ) {
       try decoder.decode(buffer: &buffer)
     }
   }
@@ -51,8 +53,13 @@ struct FrameDecoderTests {
 
   @Test("The hello hex dump in docs/protocol.md decodes to the documented hello")
   func goldenHello() throws {
-    let doc = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docs/protocol.md"), encoding: .utf8)
-    guard let start = doc.range(of: "```hex\n"), let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex) else {
+    let doc = try String(
+      contentsOf: Self.repositoryRoot.appendingPathComponent("docs/protocol.md"),
+      encoding: .utf8
+    )
+    guard let start = doc.range(of: "```hex\n"),
+      let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex)
+    else {
       Issue.record("docs/protocol.md has no ```hex block")
       return
     }
@@ -94,11 +101,16 @@ struct FrameDecoderTests {
     for round in 0..<5_000 {
       var bytes: [UInt8]
       if round % 2 == 0 {
-        bytes = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes = (0..<Int.random(in: 0..<200, using: &generator)).map { _ in
+          UInt8.random(in: 0...255, using: &generator)
+        }
       } else {
         bytes = template
         for _ in 0..<Int.random(in: 1...6, using: &generator) {
-          bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+          bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(
+            in: 0...255,
+            using: &generator
+          )
         }
       }
       var decoder = FrameDecoder(maxFrameBytes: 1024)
@@ -117,7 +129,8 @@ struct FrameDecoderTests {
 
   static let repositoryRoot: URL = {
     var url = URL(fileURLWithPath: #filePath)
-    while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+    while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path)
+    {
       url.deleteLastPathComponent()
     }
     return url

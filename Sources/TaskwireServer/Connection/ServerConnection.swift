@@ -157,7 +157,9 @@ struct ServerConnection {
         continue
       }
       guard let body = frame.body else {
-        immediate.append(.answer(id, .error(WireStatus(.invalidArgument, "frame has no body").proto)))
+        immediate.append(
+          .answer(id, .error(WireStatus(.invalidArgument, "frame has no body").proto))
+        )
         continue
       }
       if case .cancelCall = body {
@@ -217,7 +219,10 @@ struct ServerConnection {
       } else {
         group.addTask {
           let answer =
-            await runCancellable({ await router.unary(body, context: context) }, cancelledBy: cancellation)
+            await runCancellable(
+              { await router.unary(body, context: context) },
+              cancelledBy: cancellation
+            )
             ?? .error(cancellation.status.proto)
           calls.end(id)
           await writer.write([.answer(id, answer)])
@@ -242,7 +247,8 @@ extension CallCancellation {
 
 extension Taskwire_V1_Frame {
   /// The failure answer of call `id`: an `error`, or for a stream its `stream_end`.
-  static func failure(_ id: UInt64, _ status: WireStatus, stream: Bool = false) -> Taskwire_V1_Frame {
+  static func failure(_ id: UInt64, _ status: WireStatus, stream: Bool = false) -> Taskwire_V1_Frame
+  {
     .answer(id, stream ? .streamEnd(.with { $0.status = status.proto }) : .error(status.proto))
   }
 

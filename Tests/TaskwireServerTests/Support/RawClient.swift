@@ -53,16 +53,22 @@ final class RawClient: Sendable {
       bootstrap = bootstrap.channelOption(.autoRead, value: false)
     }
     if let bytes = receiveBufferBytes {
-      bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(bytes))
+      bootstrap = bootstrap.channelOption(
+        .socketOption(.so_rcvbuf),
+        value: SocketOptionValue(bytes)
+      )
     }
-    let channel = try await bootstrap
+    let channel =
+      try await bootstrap
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
           let pipeline = channel.pipeline.syncOperations
           if !plaintext {
             try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
           }
-          try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 64 * 1024 * 1024)))
+          try pipeline.addHandler(
+            ByteToMessageHandler(FrameDecoder(maxFrameBytes: 64 * 1024 * 1024))
+          )
           try pipeline.addHandler(Collector(continuation: continuation))
         }
       }
@@ -140,7 +146,9 @@ final class RawClient: Sendable {
   }
 
   /// One unary call: sends `body` as call `id` and waits for its answer (skipping pushes).
-  func call(_ id: UInt64, _ body: Taskwire_V1_Frame.OneOf_Body) async throws -> Taskwire_V1_Frame.OneOf_Body? {
+  func call(_ id: UInt64, _ body: Taskwire_V1_Frame.OneOf_Body) async throws -> Taskwire_V1_Frame
+    .OneOf_Body?
+  {
     try await self.send(.request(id, body))
     while let frame = await self.next() {
       if frame.callID == id { return frame.body }

@@ -20,7 +20,8 @@ final class ServerProcess: @unchecked Sendable {
   static var binary: String {
     if let path = ProcessInfo.processInfo.environment["TASKWIRE_BIN"] { return path }
     var url = URL(fileURLWithPath: #filePath)
-    while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+    while !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path)
+    {
       url.deleteLastPathComponent()
     }
     return url.appendingPathComponent(".build/debug/taskwire").path
@@ -29,11 +30,14 @@ final class ServerProcess: @unchecked Sendable {
   init(dataDirectory: String, arguments: [String] = []) throws {
     self.dataDirectory = dataDirectory
     guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-      throw TestFailure("the taskwire binary is missing at \(Self.binary); build it first (swift build)")
+      throw TestFailure(
+        "the taskwire binary is missing at \(Self.binary); build it first (swift build)"
+      )
     }
     self.process.executableURL = URL(fileURLWithPath: Self.binary)
     self.process.arguments =
-      ["serve", "--data-dir", dataDirectory, "--listen", "127.0.0.1:0", "--log-level", "warning"] + arguments
+      ["serve", "--data-dir", dataDirectory, "--listen", "127.0.0.1:0", "--log-level", "warning"]
+      + arguments
     self.process.standardOutput = FileHandle.nullDevice
   }
 
@@ -45,14 +49,21 @@ final class ServerProcess: @unchecked Sendable {
     let deadline = ContinuousClock.now + .seconds(30)
     while ContinuousClock.now < deadline {
       if let text = try? String(contentsOfFile: addressFile, encoding: .utf8),
-        let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last ?? "")
+        let port = Int(
+          text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last ?? ""
+        )
       {
         self.port = port
-        self.adminToken = try String(contentsOfFile: self.dataDirectory + "/admin.token", encoding: .utf8)
-          .trimmingCharacters(in: .whitespacesAndNewlines)
+        self.adminToken = try String(
+          contentsOfFile: self.dataDirectory + "/admin.token",
+          encoding: .utf8
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines)
         return
       }
-      guard self.process.isRunning else { throw TestFailure("server exited with \(self.process.terminationStatus)") }
+      guard self.process.isRunning else {
+        throw TestFailure("server exited with \(self.process.terminationStatus)")
+      }
       try await Task.sleep(for: .milliseconds(20))  // polling a file for readiness, bounded above
     }
     throw TestFailure("server did not write \(addressFile) within 30 s")
@@ -67,7 +78,10 @@ final class ServerProcess: @unchecked Sendable {
 
   /// Resident set size in bytes, from /proc.
   func residentBytes() throws -> Int {
-    let status = try String(contentsOfFile: "/proc/\(self.process.processIdentifier)/status", encoding: .utf8)
+    let status = try String(
+      contentsOfFile: "/proc/\(self.process.processIdentifier)/status",
+      encoding: .utf8
+    )
     guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
       let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
     else { throw TestFailure("no VmRSS in /proc status") }
@@ -87,7 +101,9 @@ final class ServerProcess: @unchecked Sendable {
 }
 
 func temporaryDirectory(_ name: String) -> String {
-  let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "\(name)-\(UUID().uuidString)"
+  ).path
   try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   return path
 }
@@ -96,5 +112,7 @@ func temporaryDirectory(_ name: String) -> String {
 final class Locked<Value: Sendable>: Sendable {
   private let storage: Mutex<Value>
   init(_ value: Value) { self.storage = Mutex(value) }
-  func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T { self.storage.withLock { body(&$0) } }
+  func withLock<T: Sendable>(_ body: (inout Value) -> T) -> T {
+    self.storage.withLock { body(&$0) }
+  }
 }

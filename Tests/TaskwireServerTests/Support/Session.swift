@@ -32,25 +32,37 @@ final class Session: Sendable {
   /// The error status of a call, or a failure if it succeeded.
   func error(_ body: Taskwire_V1_Frame.OneOf_Body) async throws -> Taskwire_V1_Status {
     let answer = try await self.call(body)
-    guard case .error(let status) = answer else { throw TestFailure("expected an error, got \(answer)") }
+    guard case .error(let status) = answer else {
+      throw TestFailure("expected an error, got \(answer)")
+    }
     return status
   }
 
-  func submit(_ configure: (inout Taskwire_V1_TaskSpec) -> Void) async throws -> Taskwire_V1_SubmitResponse {
+  func submit(_ configure: (inout Taskwire_V1_TaskSpec) -> Void) async throws
+    -> Taskwire_V1_SubmitResponse
+  {
     var spec = Taskwire_V1_TaskSpec()
     spec.type = "job"
     configure(&spec)
     let answer = try await self.call(.submitRequest(.with { $0.task = spec }))
-    guard case .submitResponse(let response) = answer else { throw TestFailure("submit: \(answer)") }
+    guard case .submitResponse(let response) = answer else {
+      throw TestFailure("submit: \(answer)")
+    }
     return response
   }
 
-  func lease(_ queue: String, max: UInt32 = 1, waitMs: Int64 = 0) async throws -> [Taskwire_V1_LeasedTask] {
-    let answer = try await self.call(.leaseRequest(.with {
-      $0.queues = [queue]
-      $0.maxTasks = max
-      $0.waitMs = waitMs
-    }))
+  func lease(_ queue: String, max: UInt32 = 1, waitMs: Int64 = 0) async throws
+    -> [Taskwire_V1_LeasedTask]
+  {
+    let answer = try await self.call(
+      .leaseRequest(
+        .with {
+          $0.queues = [queue]
+          $0.maxTasks = max
+          $0.waitMs = waitMs
+        }
+      )
+    )
     guard case .leaseResponse(let response) = answer else { throw TestFailure("lease: \(answer)") }
     return response.tasks
   }
@@ -61,29 +73,47 @@ final class Session: Sendable {
     return response.task
   }
 
-  func complete(_ task: Taskwire_V1_LeasedTask, result: String = "ok") async throws -> Taskwire_V1_Frame.OneOf_Body {
-    try await self.call(.completeRequest(.with {
-      $0.taskID = task.id
-      $0.leaseToken = task.leaseToken
-      $0.result = Data(result.utf8)
-    }))
+  func complete(_ task: Taskwire_V1_LeasedTask, result: String = "ok") async throws
+    -> Taskwire_V1_Frame.OneOf_Body
+  {
+    try await self.call(
+      .completeRequest(
+        .with {
+          $0.taskID = task.id
+          $0.leaseToken = task.leaseToken
+          $0.result = Data(result.utf8)
+        }
+      )
+    )
   }
 
-  func fail(_ task: Taskwire_V1_LeasedTask, error: String = "boom", permanent: Bool = false) async throws -> Taskwire_V1_Frame.OneOf_Body {
-    try await self.call(.failRequest(.with {
-      $0.taskID = task.id
-      $0.leaseToken = task.leaseToken
-      $0.error = error
-      $0.permanent = permanent
-    }))
+  func fail(_ task: Taskwire_V1_LeasedTask, error: String = "boom", permanent: Bool = false)
+    async throws -> Taskwire_V1_Frame.OneOf_Body
+  {
+    try await self.call(
+      .failRequest(
+        .with {
+          $0.taskID = task.id
+          $0.leaseToken = task.leaseToken
+          $0.error = error
+          $0.permanent = permanent
+        }
+      )
+    )
   }
 
-  func heartbeat(_ task: Taskwire_V1_LeasedTask, percent: Int32? = nil) async throws -> Taskwire_V1_Frame.OneOf_Body {
-    try await self.call(.heartbeatRequest(.with {
-      $0.taskID = task.id
-      $0.leaseToken = task.leaseToken
-      if let percent { $0.progress.percent = percent }
-    }))
+  func heartbeat(_ task: Taskwire_V1_LeasedTask, percent: Int32? = nil) async throws
+    -> Taskwire_V1_Frame.OneOf_Body
+  {
+    try await self.call(
+      .heartbeatRequest(
+        .with {
+          $0.taskID = task.id
+          $0.leaseToken = task.leaseToken
+          if let percent { $0.progress.percent = percent }
+        }
+      )
+    )
   }
 }
 

@@ -119,7 +119,7 @@ extension Coordinator {
     if metadata["created_by"] == nil, !createdBy.isEmpty { metadata["created_by"] = createdBy }
     var runAt = spec.runAtMs
     if runAt == 0, spec.delayMs > 0 { runAt = nowMs + spec.delayMs }
-    return NewTask(
+    var task = NewTask(
       queue: queue,
       type: spec.type,
       payload: spec.payload,
@@ -137,6 +137,8 @@ extension Coordinator {
       parentID: spec.parentID,
       cleanOnSuccess: spec.cleanOnSuccess
     )
+    if spec.runAtMs == 0 { task.requestedDelayMs = spec.delayMs }
+    return task
   }
 
   private func checkName(_ name: String, field: String) throws(CallError) {

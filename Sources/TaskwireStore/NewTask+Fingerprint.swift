@@ -23,7 +23,15 @@ extension NewTask {
     string(type)
     string(contentType)
     int(Int64(priority))
-    int(runAtMs)
+    // A relative delay is part of the request as sent; the absolute time it resolves to is not
+    // (a retried submit with the same delay is the same request).
+    if requestedDelayMs > 0 {
+      scratch.append(2)
+      int(requestedDelayMs)
+    } else {
+      scratch.append(1)
+      int(runAtMs)
+    }
     int(Int64(maxAttempts))
     int(Int64(retryPolicy.kind.rawValue))
     int(retryPolicy.initialMs)

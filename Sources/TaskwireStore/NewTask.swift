@@ -31,6 +31,9 @@ public struct NewTask: Sendable, Hashable {
   public var parentID: String
   /// Delete the task (not its idempotency key) as soon as it succeeds.
   public var cleanOnSuccess: Bool
+  /// The relative delay the caller asked for (0 = it gave an absolute run-at or none); `runAtMs`
+  /// already holds the time it resolved to. Used only for the idempotency fingerprint.
+  public var requestedDelayMs: Int64 = 0
 
   /// Who created the task: `metadata["created_by"]`, or empty.
   public var createdBy: String { metadata["created_by"] ?? "" }

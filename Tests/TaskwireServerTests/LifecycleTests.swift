@@ -110,7 +110,7 @@ struct LifecycleTests {
 
   @Test("Idempotent submit: same request → existing task; different request → CONFLICT")
   func idempotency() async throws {
-    try await self.withClockNode { node, _ in
+    try await self.withClockNode { node, clock in
       let client = try await node.session(.client)
       let first = try await client.submit {
         $0.queue = "keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("a".utf8)
@@ -131,6 +131,16 @@ struct LifecycleTests {
         )
       )
       #expect(status.code == .conflict)
+      // A retried submit with a relative delay is the same request, even a second later.
+      let delayed = try await client.submit {
+        $0.queue = "keys"; $0.idempotencyKey = "later-1"; $0.delayMs = 5_000
+      }
+      _ = clock.advance(by: 1_000)
+      let delayedAgain = try await client.submit {
+        $0.queue = "keys"; $0.idempotencyKey = "later-1"; $0.delayMs = 5_000
+      }
+      #expect(delayedAgain.existing)
+      #expect(delayedAgain.task.id == delayed.task.id)
       // Keys are scoped per queue.
       let other = try await client.submit {
         $0.queue = "other-keys"; $0.idempotencyKey = "order-42"; $0.payload = Data("b".utf8)

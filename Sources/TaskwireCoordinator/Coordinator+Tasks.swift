@@ -59,6 +59,42 @@ extension Coordinator {
     }
   }
 
+  /// Submits tasks that stand alone (pipelined single submits): each is validated and stored on
+  /// its own, all in one store hand-off, so they share one commit.
+  public func submitEach(_ specs: [SubmitSpec], createdBy: String) async -> [SubmitResult] {
+    let now = self.nowMs
+    var results = [SubmitResult?](repeating: nil, count: specs.count)
+    var tasks: [NewTask] = []
+    var positions: [Int] = []
+    tasks.reserveCapacity(specs.count)
+    for (index, spec) in specs.enumerated() {
+      do throws(CallError) {
+        tasks.append(try self.resolve(spec, createdBy: createdBy, nowMs: now))
+        positions.append(index)
+      } catch {
+        results[index] = .rejected(error)
+      }
+    }
+    if !tasks.isEmpty {
+      do {
+        let outcomes = try await self.store.submitEach(tasks, nowMs: now)
+        for (position, outcome) in zip(positions, outcomes) {
+          switch outcome {
+          case .created(let task): results[position] = .created(task)
+          case .existing(let task): results[position] = .existing(task)
+          case .rejected(let error): results[position] = .rejected(CallError(error))
+          }
+        }
+      } catch {
+        let failure =
+          (error as? StoreError).map(CallError.init)
+          ?? CallError(.internal, "store failure: \(error)")
+        for position in positions { results[position] = .rejected(failure) }
+      }
+    }
+    return results.map { $0! }
+  }
+
   /// Applies defaults and checks every field of a submitted task.
   func resolve(_ spec: SubmitSpec, createdBy: String, nowMs: Int64) throws(CallError) -> NewTask {
     let limits = self.configuration

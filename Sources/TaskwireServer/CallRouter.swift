@@ -63,6 +63,42 @@ final class CallRouter: Sendable {
     }
   }
 
+  /// Answers pipelined single submits of one read burst with one store hand-off.
+  func submitEach(_ requests: [Taskwire_V1_SubmitRequest], context: CallContext) async
+    -> [Taskwire_V1_Frame.OneOf_Body]
+  {
+    var answers = [Taskwire_V1_Frame.OneOf_Body?](repeating: nil, count: requests.count)
+    var specs: [SubmitSpec] = []
+    var positions: [Int] = []
+    for (index, request) in requests.enumerated() {
+      do {
+        specs.append(try self.spec(request.task))
+        positions.append(index)
+      } catch let status as WireStatus {
+        answers[index] = .error(status.proto)
+      } catch {
+        answers[index] = .error(WireStatus(.internal, "\(error)").proto)
+      }
+    }
+    let results = await self.coordinator.submitEach(specs, createdBy: context.principal.tokenName)
+    for (position, result) in zip(positions, results) {
+      switch result {
+      case .created(let task):
+        answers[position] = .submitResponse(.with { $0.task = task.proto(includeBodies: false) })
+      case .existing(let task):
+        answers[position] = .submitResponse(
+          .with {
+            $0.task = task.proto(includeBodies: false)
+            $0.existing = true
+          }
+        )
+      case .rejected(let error):
+        answers[position] = .error(WireStatus(error).proto)
+      }
+    }
+    return answers.map { $0! }
+  }
+
   private func dispatch(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async throws
     -> Taskwire_V1_Frame.OneOf_Body
   {

@@ -14,6 +14,11 @@ public protocol TaskStore: Sendable {
   /// A run-at after `nowMs` makes the task SCHEDULED, otherwise PENDING.
   func submit(_ tasks: [NewTask], nowMs: Int64) async throws -> [SubmitOutcome]
 
+  /// Submits tasks that stand alone (pipelined single submits from one read burst): each item in
+  /// its own savepoint, so a refused item leaves no trace and the others stand — all in one
+  /// hand-off to the writer and one commit.
+  func submitEach(_ tasks: [NewTask], nowMs: Int64) async throws -> [SubmitOutcome]
+
   /// Leases up to `max` PENDING tasks from the named queues (all queues when empty) that are not
   /// paused, of the named types (all when empty), in order of priority (higher first), run-at,
   /// then submission. Each grant has a fresh token and a deadline `nowMs + leaseDurationMs`.

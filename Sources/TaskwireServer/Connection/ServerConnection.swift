@@ -138,6 +138,8 @@ struct ServerConnection {
     // Answers made here (errors, pongs) are written by this loop itself: while the peer does not
     // read, the loop waits, stops reading, and TCP pushes back — nothing piles up in memory.
     var immediate: [Taskwire_V1_Frame] = []
+    // Single submits of this burst go to the store together: one hand-off, one commit, one write.
+    var submits: [(id: UInt64, request: Taskwire_V1_SubmitRequest)] = []
     for frame in frames {
       let id = frame.callID
       if id == 0 {
@@ -207,6 +209,10 @@ struct ServerConnection {
         continue
       }
       let router = self.router
+      if case .submitRequest(let request) = body {
+        submits.append((id, request))
+        continue
+      }
       if case .watchRequest(let request) = body {
         group.addTask {
           let end = await router.watch(request, context: context, cancellation: cancellation) {
@@ -228,6 +234,16 @@ struct ServerConnection {
           await writer.write([.answer(id, answer)])
           calls.answered()
         }
+      }
+    }
+    if !submits.isEmpty {
+      let router = self.router
+      let batch = submits
+      group.addTask {
+        let answers = await router.submitEach(batch.map(\.request), context: context)
+        for call in batch { calls.end(call.id) }
+        await writer.write(zip(batch, answers).map { .answer($0.id, $1) })
+        for _ in batch { calls.answered() }
       }
     }
     await writer.write(immediate)

@@ -21,6 +21,12 @@ extension CallRouter {
         what: "task ids in one watch"
       )
     }
+    guard proto.filter.createdBy.isEmpty, proto.filter.idempotencyKey.isEmpty else {
+      return WireStatus(
+        .invalidArgument,
+        "watch filters by queue, type and state (or task ids); created_by and idempotency_key filter list and count only"
+      )
+    }
     var request = WatchRequest()
     request.taskIDs = proto.taskIds
     request.filter = TaskFilter(proto.filter)

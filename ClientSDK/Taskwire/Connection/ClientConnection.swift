@@ -1,0 +1,478 @@
+package import NIOCore
+import Synchronization
+package import TaskwireProto
+import TaskwireWire
+
+/// One authenticated connection: multiplexes calls by call id over one channel.
+///
+/// Callers on any thread register their call and append its encoded frame to one outbound
+/// buffer under a lock; the first frame of an event-loop tick schedules one write and one flush
+/// for everything gathered meanwhile. The channel handler routes answers back to waiting
+/// continuations (unary calls) or stream continuations (watches) without any actor hop.
+package final class ClientConnection: Sendable {
+  /// What the server pushes outside any call.
+  package enum Push: Sendable {
+    /// A cancel was requested for a task this worker connection holds.
+    case cancelNotice(taskID: String, leaseToken: String, reason: String)
+  }
+
+  /// The server's answer to the hello.
+  package struct Handshake: Sendable {
+    package var role: Taskwire_V1_Role
+    package var limits: Taskwire_V1_Limits
+    package var serverVersion: String
+    package var connectionID: String
+  }
+
+  private enum Slot {
+    case unary(CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>)
+    case stream(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation)
+  }
+
+  private enum Phase {
+    case handshaking(CheckedContinuation<Handshake, any Error>?)
+    case ready
+    case goingAway
+    case closed(TaskwireError)
+  }
+
+  private struct State {
+    var phase: Phase = .handshaking(nil)
+    var nextCallID: UInt64 = 1
+    var calls: [UInt64: Slot] = [:]
+    var outbound: ByteBuffer
+    var flushScheduled = false
+    var wroteSinceLastPing = false
+    var pingNonce: UInt64 = 0
+    var closeWhenIdle = false
+    var connectionError: TaskwireError?
+    var unusableWaiters: [CheckedContinuation<Void, Never>] = []
+    var unusable = false
+  }
+
+  package let channel: any Channel
+  private let state: Mutex<State>
+  private let pushHandler: (@Sendable (Push) -> Void)?
+  /// Events a watch stream may hold before it is cut and resumed (bounds client memory).
+  package let streamBufferLimit: Int
+
+  package init(
+    channel: any Channel,
+    streamBufferLimit: Int,
+    pushHandler: (@Sendable (Push) -> Void)?
+  ) {
+    self.channel = channel
+    self.streamBufferLimit = streamBufferLimit
+    self.pushHandler = pushHandler
+    self.state = Mutex(State(outbound: channel.allocator.buffer(capacity: 0)))
+  }
+
+  // MARK: - Handshake
+
+  /// Sends the hello and waits for the reply; throws the server's status if it refuses.
+  package func hello(_ hello: Taskwire_V1_Hello) async throws -> Handshake {
+    var frame = Taskwire_V1_Frame()
+    frame.hello = hello
+    return try await withCheckedThrowingContinuation { continuation in
+      let error: (any Error)? = self.state.withLock { state in
+        switch state.phase {
+        case .handshaking(nil):
+          do {
+            try state.outbound.writeFrame(frame)
+          } catch {
+            return TaskwireError(code: .internal, message: "cannot encode the hello: \(error)")
+          }
+          state.phase = .handshaking(continuation)
+          self.scheduleFlush(&state)
+          return nil
+        case .closed(let error):
+          return error
+        default:
+          return TaskwireError(code: .internal, message: "hello sent twice")
+        }
+      }
+      if let error { continuation.resume(throwing: error) }
+    }
+  }
+
+  // MARK: - Calls
+
+  /// Whether new calls may start on this connection.
+  package var isUsable: Bool {
+    self.state.withLock { state in
+      if case .ready = state.phase { return !state.closeWhenIdle }
+      return false
+    }
+  }
+
+  /// A fresh call id, for callers that need to know it before the call starts.
+  package func reserveCallID() -> UInt64 {
+    self.state.withLock { state in
+      defer { state.nextCallID &+= 1 }
+      return state.nextCallID
+    }
+  }
+
+  /// One unary call: sends `body` and returns the answer's body, or throws the error status.
+  ///
+  /// When the calling task is cancelled a `cancel_call` frame goes out and the call still waits
+  /// for the server's one answer (a cancelled long poll may have brought tasks that must be
+  /// released).
+  package func unary(
+    _ body: Taskwire_V1_Frame.OneOf_Body,
+    callID: UInt64? = nil
+  ) async throws -> Taskwire_V1_Frame.OneOf_Body {
+    let id = callID ?? self.reserveCallID()
+    var frame = Taskwire_V1_Frame()
+    frame.callID = id
+    frame.body = body
+    let answer = try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation {
+        (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
+        let error: (any Error)? = self.state.withLock { state in
+          if Task.isCancelled { return TaskwireError.callCancelled }
+          guard case .ready = state.phase, !state.closeWhenIdle else {
+            return Self.unusableError(state)
+          }
+          do {
+            try state.outbound.writeFrame(frame)
+          } catch {
+            return TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
+          }
+          state.calls[id] = .unary(continuation)
+          self.scheduleFlush(&state)
+          return nil
+        }
+        if let error { continuation.resume(throwing: error) }
+      }
+    } onCancel: {
+      self.cancelCall(id)
+    }
+    if case .error(let status) = answer {
+      throw TaskwireError(status)
+    }
+    return answer
+  }
+
+  /// Starts a watch; its events arrive on the returned stream, which ends with the stream's
+  /// status (OK = finishes, otherwise throws ``TaskwireError``). Dropping the stream cancels it
+  /// on the server.
+  package func watch(
+    _ request: Taskwire_V1_WatchRequest
+  ) throws -> AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error> {
+    let id = self.reserveCallID()
+    var frame = Taskwire_V1_Frame()
+    frame.callID = id
+    frame.watchRequest = request
+    let (stream, continuation) = AsyncThrowingStream.makeStream(
+      of: Taskwire_V1_WatchEvent.self,
+      throwing: (any Error).self,
+      bufferingPolicy: .bufferingOldest(self.streamBufferLimit)
+    )
+    try self.state.withLock { state in
+      guard case .ready = state.phase, !state.closeWhenIdle else {
+        throw Self.unusableError(state)
+      }
+      try state.outbound.writeFrame(frame)
+      state.calls[id] = .stream(continuation)
+      self.scheduleFlush(&state)
+    }
+    continuation.onTermination = { [weak self] reason in
+      if case .cancelled = reason { self?.cancelCall(id) }
+    }
+    return stream
+  }
+
+  /// Sends `cancel_call` for `id` if it is still in flight. A stream is finished at once; a
+  /// unary call keeps waiting for its answer.
+  package func cancelCall(_ id: UInt64) {
+    let finished: AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation? =
+      self.state.withLock { state in
+        guard let slot = state.calls[id] else { return nil }
+        var frame = Taskwire_V1_Frame()
+        frame.callID = id
+        frame.cancelCall = Taskwire_V1_CancelCall()
+        if (try? state.outbound.writeFrame(frame)) != nil {
+          self.scheduleFlush(&state)
+        }
+        if case .stream(let continuation) = slot {
+          state.calls[id] = nil
+          self.closeIfIdle(&state)
+          return continuation
+        }
+        return nil
+      }
+    finished?.finish(throwing: TaskwireError.callCancelled)
+  }
+
+  /// Sends a ping unless something was written since the last check (keeps the server's idle
+  /// timer from closing a quiet connection).
+  package func pingIfIdle() {
+    self.state.withLock { state in
+      guard case .ready = state.phase else { return }
+      if state.wroteSinceLastPing {
+        state.wroteSinceLastPing = false
+        return
+      }
+      state.pingNonce &+= 1
+      var frame = Taskwire_V1_Frame()
+      frame.ping.nonce = state.pingNonce
+      if (try? state.outbound.writeFrame(frame)) != nil {
+        self.scheduleFlush(&state)
+      }
+    }
+  }
+
+  /// Stops new calls; closes the channel once the unary calls in flight have their answers.
+  /// Open streams end with UNAVAILABLE when it closes.
+  package func closeWhenIdle() {
+    self.state.withLock { state in
+      state.closeWhenIdle = true
+      self.closeIfIdle(&state)
+    }
+  }
+
+  /// Closes the channel now; calls in flight fail with UNAVAILABLE.
+  package func close() {
+    self.channel.close(promise: nil)
+  }
+
+  /// Returns once the connection can take no new calls (go-away, connection error or close).
+  package func waitUntilUnusable() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let ready = self.state.withLock { state in
+        if state.unusable { return true }
+        state.unusableWaiters.append(continuation)
+        return false
+      }
+      if ready { continuation.resume() }
+    }
+  }
+
+  // MARK: - Event loop side (called by ClientChannelHandler)
+
+  /// Routes one frame from the server.
+  func received(_ frame: Taskwire_V1_Frame) {
+    if frame.callID == 0 {
+      self.receivedConnectionFrame(frame)
+      return
+    }
+    enum Delivery {
+      case none
+      case unary(
+        CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>,
+        Taskwire_V1_Frame.OneOf_Body
+      )
+      case event(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation, Taskwire_V1_WatchEvent)
+      case end(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation, Taskwire_V1_Status)
+    }
+    let delivery: Delivery = self.state.withLock { state in
+      guard let slot = state.calls[frame.callID] else { return .none }
+      switch slot {
+      case .unary(let continuation):
+        state.calls[frame.callID] = nil
+        self.closeIfIdle(&state)
+        return .unary(continuation, frame.body ?? .error(Self.emptyAnswer))
+      case .stream(let continuation):
+        switch frame.body {
+        case .watchEvent(let event)?:
+          return .event(continuation, event)
+        case .streamEnd(let end)?:
+          state.calls[frame.callID] = nil
+          self.closeIfIdle(&state)
+          return .end(continuation, end.status)
+        case .error(let status)?:
+          state.calls[frame.callID] = nil
+          self.closeIfIdle(&state)
+          return .end(continuation, status)
+        default:
+          return .none
+        }
+      }
+    }
+    switch delivery {
+    case .none:
+      break
+    case .unary(let continuation, let body):
+      continuation.resume(returning: body)
+    case .event(let continuation, let event):
+      if case .dropped = continuation.yield(event) {
+        // The consumer fell behind: cut the stream; the resuming watch continues after the last
+        // event it delivered.
+        self.cancelCall(frame.callID)
+        var lagging = TaskwireError(
+          code: .resourceExhausted,
+          message: "the watch consumer fell \(self.streamBufferLimit) events behind"
+        )
+        lagging.limit = .init(
+          name: "client_watch_buffer",
+          value: UInt64(self.streamBufferLimit),
+          observed: UInt64(self.streamBufferLimit) + 1
+        )
+        continuation.finish(throwing: lagging)
+      }
+    case .end(let continuation, let status):
+      if status.code == .ok {
+        continuation.finish()
+      } else {
+        continuation.finish(throwing: TaskwireError(status))
+      }
+    }
+  }
+
+  private func receivedConnectionFrame(_ frame: Taskwire_V1_Frame) {
+    switch frame.body {
+    case .helloReply(let reply)?:
+      let continuation: CheckedContinuation<Handshake, any Error>? = self.state.withLock { state in
+        guard case .handshaking(let continuation?) = state.phase else { return nil }
+        state.phase = .ready
+        return continuation
+      }
+      continuation?.resume(
+        returning: Handshake(
+          role: reply.role,
+          limits: reply.limits,
+          serverVersion: reply.serverVersion,
+          connectionID: reply.connectionID
+        )
+      )
+    case .error(let status)?:
+      let error = TaskwireError(status)
+      let continuation: CheckedContinuation<Handshake, any Error>? = self.state.withLock { state in
+        state.connectionError = error
+        if case .handshaking(let continuation?) = state.phase {
+          state.phase = .closed(error)
+          return continuation
+        }
+        return nil
+      }
+      continuation?.resume(throwing: error)
+      self.channel.close(promise: nil)
+    case .ping(let ping)?:
+      var pong = Taskwire_V1_Frame()
+      pong.pong.nonce = ping.nonce
+      self.state.withLock { state in
+        if (try? state.outbound.writeFrame(pong)) != nil {
+          self.scheduleFlush(&state)
+        }
+      }
+    case .goAway?:
+      let waiters = self.state.withLock { state in
+        if case .ready = state.phase { state.phase = .goingAway }
+        return self.markUnusable(&state)
+      }
+      for waiter in waiters { waiter.resume() }
+    case .cancelNotice(let notice)?:
+      self.pushHandler?(
+        .cancelNotice(taskID: notice.taskID, leaseToken: notice.leaseToken, reason: notice.reason)
+      )
+    default:
+      break
+    }
+  }
+
+  /// The channel closed: every call in flight fails with UNAVAILABLE.
+  func closed(cause: (any Error)?) {
+    let (calls, hello, waiters, error):
+      (
+        [Slot], CheckedContinuation<Handshake, any Error>?, [CheckedContinuation<Void, Never>],
+        TaskwireError
+      ) = self.state.withLock { state in
+        var message = "the connection closed"
+        if let connectionError = state.connectionError {
+          message += " after a connection error (\(connectionError))"
+        }
+        let error = TaskwireError.unavailable(message, cause: cause.map(SendableCause.init))
+        var hello: CheckedContinuation<Handshake, any Error>?
+        if case .handshaking(let continuation) = state.phase {
+          hello = continuation
+        }
+        state.phase = .closed(state.connectionError ?? error)
+        let calls = Array(state.calls.values)
+        state.calls.removeAll()
+        return (calls, hello, self.markUnusable(&state), error)
+      }
+    if let hello {
+      let connectionError = self.state.withLock { $0.connectionError }
+      hello.resume(throwing: connectionError ?? error)
+    }
+    for slot in calls {
+      switch slot {
+      case .unary(let continuation): continuation.resume(throwing: error)
+      case .stream(let continuation): continuation.finish(throwing: error)
+      }
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Writes everything gathered since the last flush in one write and one flush.
+  func flush() {
+    let buffer: ByteBuffer? = self.state.withLock { state in
+      state.flushScheduled = false
+      guard state.outbound.readableBytes > 0 else { return nil }
+      let buffer = state.outbound
+      state.outbound = self.channel.allocator.buffer(capacity: 0)
+      state.wroteSinceLastPing = true
+      return buffer
+    }
+    if let buffer {
+      self.channel.writeAndFlush(buffer, promise: nil)
+    }
+  }
+
+  // MARK: - Locked helpers
+
+  private func scheduleFlush(_ state: inout State) {
+    guard !state.flushScheduled else { return }
+    state.flushScheduled = true
+    self.channel.eventLoop.execute { self.flush() }
+  }
+
+  private func closeIfIdle(_ state: inout State) {
+    guard state.closeWhenIdle else { return }
+    let unaryInFlight = state.calls.values.contains { slot in
+      if case .unary = slot { return true }
+      return false
+    }
+    if !unaryInFlight {
+      // Let the flush scheduled for the last frames run first.
+      let channel = self.channel
+      channel.eventLoop.execute {
+        self.flush()
+        channel.close(promise: nil)
+      }
+    }
+  }
+
+  private func markUnusable(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+    state.unusable = true
+    defer { state.unusableWaiters.removeAll() }
+    return state.unusableWaiters
+  }
+
+  private static func unusableError(_ state: State) -> TaskwireError {
+    switch state.phase {
+    case .closed(let error): return error
+    case .goingAway: return .unavailable("the server is going away; retry on a new connection")
+    default:
+      if state.closeWhenIdle { return .unavailable("the client is shutting down") }
+      return .unavailable("the connection is not ready")
+    }
+  }
+
+  private static var emptyAnswer: Taskwire_V1_Status {
+    var status = Taskwire_V1_Status()
+    status.code = .internal
+    status.message = "the server answered with an empty frame"
+    return status
+  }
+}
+
+/// Carries a NIO error (not always `Sendable`) as a ``TaskwireError/cause`` by its description.
+struct SendableCause: Error, Sendable, CustomStringConvertible {
+  var description: String
+
+  init(_ error: any Error) {
+    self.description = String(describing: error)
+  }
+}

@@ -99,6 +99,33 @@ final class CallRouter: Sendable {
     return answers.map { $0! }
   }
 
+  /// Answers pipelined single completions of one read burst with one store hand-off.
+  func completeEach(_ requests: [Taskwire_V1_CompleteRequest], context: CallContext) async
+    -> [Taskwire_V1_Frame.OneOf_Body]
+  {
+    let worker = WorkerIdentity(
+      id: context.workerID,
+      name: context.clientName,
+      address: context.address
+    )
+    do {
+      let results = try await self.coordinator.complete(
+        requests.map(Completion.init),
+        worker: worker
+      )
+      return results.map { error in
+        error.map { .error(WireStatus($0).proto) } ?? .completeResponse(.init())
+      }
+    } catch {
+      // A limit on one item refuses the batch; answer each item on its own instead.
+      var answers: [Taskwire_V1_Frame.OneOf_Body] = []
+      for request in requests {
+        answers.append(await self.unary(.completeRequest(request), context: context))
+      }
+      return answers
+    }
+  }
+
   private func dispatch(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async throws
     -> Taskwire_V1_Frame.OneOf_Body
   {

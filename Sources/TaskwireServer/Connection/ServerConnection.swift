@@ -140,6 +140,8 @@ struct ServerConnection {
     var immediate: [Taskwire_V1_Frame] = []
     // Single submits of this burst go to the store together: one hand-off, one commit, one write.
     var submits: [(id: UInt64, request: Taskwire_V1_SubmitRequest)] = []
+    // Likewise single completions: one store hand-off for the burst, each item on its own.
+    var completes: [(id: UInt64, request: Taskwire_V1_CompleteRequest)] = []
     for frame in frames {
       let id = frame.callID
       if id == 0 {
@@ -213,6 +215,10 @@ struct ServerConnection {
         submits.append((id, request))
         continue
       }
+      if case .completeRequest(let request) = body {
+        completes.append((id, request))
+        continue
+      }
       if case .watchRequest(let request) = body {
         group.addTask {
           let end = await router.watch(request, context: context, cancellation: cancellation) {
@@ -241,6 +247,16 @@ struct ServerConnection {
       let batch = submits
       group.addTask {
         let answers = await router.submitEach(batch.map(\.request), context: context)
+        for call in batch { calls.end(call.id) }
+        await writer.write(zip(batch, answers).map { .answer($0.id, $1) })
+        for _ in batch { calls.answered() }
+      }
+    }
+    if !completes.isEmpty {
+      let router = self.router
+      let batch = completes
+      group.addTask {
+        let answers = await router.completeEach(batch.map(\.request), context: context)
         for call in batch { calls.end(call.id) }
         await writer.write(zip(batch, answers).map { .answer($0.id, $1) })
         for _ in batch { calls.answered() }

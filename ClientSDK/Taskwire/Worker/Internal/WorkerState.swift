@@ -1,0 +1,128 @@
+import Synchronization
+
+/// The worker's shared bookkeeping: free slots, running tasks by id, and the stop signal.
+final class WorkerState: Sendable {
+  private struct State {
+    var capacity: Int
+    var reserved = 0
+    var slotWaiter: CheckedContinuation<Int, Never>?
+    var running: [TaskID: RunningTask] = [:]
+    var emptyWaiters: [CheckedContinuation<Void, Never>] = []
+    var stopping = false
+    var stopWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    var nextStopWaiter: UInt64 = 0
+  }
+
+  private let state: Mutex<State>
+
+  init(capacity: Int) {
+    self.state = Mutex(State(capacity: max(1, capacity)))
+  }
+
+  var isStopping: Bool { self.state.withLock { $0.stopping } }
+
+  /// Waits until at least one slot is free and returns how many are; 0 when cancelled.
+  func waitForFreeSlots() async -> Int {
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+        let free = self.state.withLock { state -> Int? in
+          if Task.isCancelled { return 0 }
+          let free = state.capacity - state.reserved
+          if free > 0 { return free }
+          state.slotWaiter = continuation
+          return nil
+        }
+        if let free { continuation.resume(returning: free) }
+      }
+    } onCancel: {
+      let waiter = self.state.withLock { state in
+        defer { state.slotWaiter = nil }
+        return state.slotWaiter
+      }
+      waiter?.resume(returning: 0)
+    }
+  }
+
+  /// Takes `count` slots for leased tasks.
+  func reserve(_ count: Int) {
+    self.state.withLock { $0.reserved += count }
+  }
+
+  /// Gives a slot back.
+  func releaseSlot() {
+    let waiter = self.state.withLock { state -> (CheckedContinuation<Int, Never>, Int)? in
+      state.reserved -= 1
+      guard let waiter = state.slotWaiter else { return nil }
+      state.slotWaiter = nil
+      return (waiter, state.capacity - state.reserved)
+    }
+    waiter.map { $0.0.resume(returning: $0.1) }
+  }
+
+  func register(_ task: RunningTask) {
+    self.state.withLock { $0.running[task.task.id] = task }
+  }
+
+  func unregister(_ id: TaskID) {
+    let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+      state.running[id] = nil
+      guard state.running.isEmpty else { return [] }
+      defer { state.emptyWaiters.removeAll() }
+      return state.emptyWaiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  func running(_ id: TaskID) -> RunningTask? {
+    self.state.withLock { $0.running[id] }
+  }
+
+  /// Asks every running handler to stop.
+  func stopAll(_ reason: StopReason) {
+    let tasks = self.state.withLock { Array($0.running.values) }
+    for task in tasks { task.stop(reason) }
+  }
+
+  /// Returns once no handler runs (or the waiting task is cancelled).
+  func waitUntilIdle() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let idle = self.state.withLock { state in
+        if state.running.isEmpty { return true }
+        state.emptyWaiters.append(continuation)
+        return false
+      }
+      if idle { continuation.resume() }
+    }
+  }
+
+  /// Begins the graceful stop: wakes ``waitForStop()``.
+  func beginStopping() {
+    let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+      state.stopping = true
+      defer { state.stopWaiters.removeAll() }
+      return Array(state.stopWaiters.values)
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  /// Returns once ``beginStopping()`` was called, or when the waiting task is cancelled.
+  func waitForStop() async {
+    let id = self.state.withLock { state in
+      defer { state.nextStopWaiter += 1 }
+      return state.nextStopWaiter
+    }
+    await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let now = self.state.withLock { state in
+          if state.stopping || Task.isCancelled { return true }
+          state.stopWaiters[id] = continuation
+          return false
+        }
+        if now { continuation.resume() }
+      }
+    } onCancel: {
+      let waiter = self.state.withLock { $0.stopWaiters.removeValue(forKey: id) }
+      waiter?.resume()
+    }
+  }
+}

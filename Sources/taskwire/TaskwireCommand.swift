@@ -6,6 +6,6 @@ struct TaskwireCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "taskwire",
     abstract: "Taskwire: a networked task queue.",
-    subcommands: [ServeCommand.self]
+    subcommands: [ServeCommand.self, BenchCommand.self, IdleConnectionsCommand.self]
   )
 }

@@ -122,7 +122,7 @@ let package = Package(
       name: "taskwire",
       dependencies: [
         "Taskwire", "TaskwireRuntime", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator",
-        "TaskwireCore",
+        "TaskwireCore", "TaskwireStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -185,7 +185,7 @@ let package = Package(
     .testTarget(
       name: "TaskwireCommandTests",
       dependencies: [
-        "taskwire",
+        "taskwire", "TaskwireCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings

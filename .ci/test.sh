@@ -36,9 +36,12 @@ swift build --build-tests
 echo "== swift test"
 swift test --skip-build
 
-if [[ -x Tests/Interop/run.sh ]]; then
-  echo "== interop (C and Python clients)"
-  swift build --product taskwire
-  TASKWIRE_BIN="$(swift build --show-bin-path)/taskwire" Tests/Interop/run.sh
-fi
+swift build --product taskwire
+BIN="$(swift build --show-bin-path)/taskwire"
+
+echo "== interop (C and Python clients against a real server)"
+TASKWIRE_BIN="$BIN" Tests/Interop/run.sh
+
+echo "== bench smoke (small N; prints figures, asserts no speed)"
+"$BIN" bench --tasks 1000 --runs 1 --rate 200 --memory-tasks 10000 --idle-connections 100
 echo "== all tests passed"

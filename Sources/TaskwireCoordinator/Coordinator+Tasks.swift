@@ -160,7 +160,7 @@ extension Coordinator {
       type: spec.type,
       payload: spec.payload,
       contentType: spec.contentType,
-      priority: spec.priority,
+      priority: spec.priority != 0 ? spec.priority : defaults.priority,
       runAtMs: runAt,
       idempotencyKey: spec.idempotencyKey,
       maxAttempts: spec.maxAttempts > 0 ? spec.maxAttempts : defaults.maxAttempts,

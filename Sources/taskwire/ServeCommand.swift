@@ -7,6 +7,7 @@ import UnixSignals
 import TaskwireCoordinator
 import TaskwireCore
 import TaskwireSQLite
+import TaskwireStore
 import TaskwireRuntime
 import TaskwireServer
 
@@ -79,6 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
 
   /// Every serve setting after precedence: flag > TASKWIRE_* environment > config file > default.
   struct Resolved {
+    /// Per-queue and per-type defaults and limits (config file only).
+    var queues = QueueSettings()
     var listen: String = "127.0.0.1:7433"
     var dataDir: String = "./taskwire-data"
     var store: String = "sqlite"
@@ -104,6 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
   {
     let settings = try Settings(configPath: self.config, environment: environment)
     var resolved = Resolved()
+    resolved.queues = try QueueSettings(settings.file["queues"])
     resolved.listen = try settings.string("listen", flag: self.listen, default: resolved.listen)
     resolved.dataDir = try settings.string(
       "data-dir",
@@ -218,6 +222,9 @@ struct ServeCommand: AsyncParsableCommand {
     options.limits.handshakeTimeout = .milliseconds(resolved.handshakeTimeoutMs)
     options.limits.frameTimeout = .milliseconds(resolved.frameTimeoutMs)
     options.limits.idleTimeout = .milliseconds(resolved.idleTimeoutMs)
+    options.coordinator.defaults = resolved.queues.defaults
+    options.storePolicy.pendingLimits = resolved.queues.pendingLimits
+    options.storePolicy.finishedRetention = resolved.queues.retentionMs
 
     let server = try await EmbeddedServer.open(options, logger: logger)
     try await server.run(signals: [.sigterm, .sigint]) { bound in

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Testing
 
+import TaskwireCore
+
 @testable import taskwire
 
 @Suite("taskwire serve: settings and their precedence")
@@ -73,6 +75,30 @@ struct ServeSettingsTests {
     defer { try? FileManager.default.removeItem(atPath: broken) }
     #expect(throws: (any Error).self) {
       try ServeCommand.parse(["--config", broken]).resolve(environment: [:])
+    }
+  }
+
+  @Test("Per-queue and per-type task defaults, pending limits and retention from the config file")
+  func queueSettings() throws {
+    let file = try self.configFile(
+      #"{"queues": {"emails": {"max-attempts": 10, "lease-ms": 60000, "priority": 2, "max-pending": 500, "retention-hours": 48, "retry": {"kind": "fixed", "initial-ms": 5000}, "types": {"send": {"max-attempts": 3}}}}}"#
+    )
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let resolved = try ServeCommand.parse(["--config", file]).resolve(environment: [:])
+    let queue = resolved.queues.defaults.resolve(queue: "emails", type: "digest")
+    #expect(queue.maxAttempts == 10)
+    #expect(queue.leaseDurationMs == 60_000)
+    #expect(queue.priority == 2)
+    #expect(queue.retryPolicy.kind == .fixed)
+    #expect(queue.retryPolicy.initialMs == 5_000)
+    #expect(resolved.queues.defaults.resolve(queue: "emails", type: "send").maxAttempts == 3)
+    #expect(resolved.queues.defaults.resolve(queue: "other", type: "send").maxAttempts == 5)
+    #expect(resolved.queues.pendingLimits == ["emails": 500])
+    #expect(resolved.queues.retentionMs == ["emails": 48 * 3_600_000])
+    let bad = try self.configFile(#"{"queues": {"emails": {"retry": {"kind": "sometimes"}}}}"#)
+    defer { try? FileManager.default.removeItem(atPath: bad) }
+    #expect(throws: (any Error).self) {
+      try ServeCommand.parse(["--config", bad]).resolve(environment: [:])
     }
   }
 

@@ -149,24 +149,39 @@ extension TaskwireWorker {
       request.progress.percent = percent
       request.progress.message = message
     }
-    do {
-      let connection = try await self.connection.connection()
-      let answer = try await connection.unary(.heartbeatRequest(request))
-      guard case .heartbeatResponse(let response) = answer else {
-        throw unexpectedAnswer(answer, expected: "heartbeat_response")
-      }
-      if response.cancelRequested {
-        running.stop(.cancelRequested)
-      }
-    } catch let error as TaskwireError {
-      switch error.code {
-      case .leaseLost:
-        running.stop(.leaseLost)
-        throw error
-      case .unavailable:
+    // A progress report waits through a reconnect (up to the lease duration) so it is not lost;
+    // a periodic heartbeat just waits for the next tick.
+    let deadline = ContinuousClock.now + running.task.leaseDuration
+    var attempt = 0
+    while true {
+      do {
+        let connection = try await self.connection.connection()
+        let answer = try await connection.unary(.heartbeatRequest(request))
+        guard case .heartbeatResponse(let response) = answer else {
+          throw unexpectedAnswer(answer, expected: "heartbeat_response")
+        }
+        if response.cancelRequested {
+          running.stop(.cancelRequested)
+        }
         return
-      default:
-        throw error
+      } catch let error as TaskwireError {
+        switch error.code {
+        case .leaseLost:
+          running.stop(.leaseLost)
+          throw error
+        case .unavailable:
+          guard progress != nil, ContinuousClock.now < deadline else { return }
+          attempt += 1
+          let machine = ReconnectStateMachine(
+            endpointCount: 1,
+            backoff: self.configuration.connection.backoff
+          )
+          try await Task.sleep(
+            for: machine.delay(forRound: min(attempt - 1, 30), random: Double.random(in: 0...1))
+          )
+        default:
+          throw error
+        }
       }
     }
   }

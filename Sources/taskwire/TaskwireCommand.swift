@@ -6,6 +6,11 @@ struct TaskwireCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "taskwire",
     abstract: "Taskwire: a networked task queue.",
-    subcommands: [ServeCommand.self, BenchCommand.self, IdleConnectionsCommand.self]
+    subcommands: [
+      ServeCommand.self, SubmitCommand.self, GetCommand.self, ListCommand.self, WatchCommand.self,
+      CancelCommand.self, RetryCommand.self, DeleteCommand.self, StatsCommand.self,
+      WorkersCommand.self, QueueCommand.self, TokenCommand.self, WorkCommand.self,
+      BenchCommand.self, IdleConnectionsCommand.self,
+    ]
   )
 }

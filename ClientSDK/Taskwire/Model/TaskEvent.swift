@@ -74,4 +74,37 @@ public struct TaskEvent: Sendable, Hashable {
   public var nextRun: Date?
   /// For ``Kind/snapshot``: the whole task.
   public var snapshot: TaskSnapshot?
+
+  /// An event with the given values (for fixtures and tests; watches make them for you).
+  public init(
+    sequence: UInt64,
+    taskID: TaskID,
+    kind: Kind,
+    state: TaskState,
+    attempt: Int32 = 0,
+    progress: Int32 = 0,
+    progressMessage: String = "",
+    error: String = "",
+    resultSize: UInt64 = 0,
+    time: Date? = nil,
+    queue: String = "",
+    type: String = "",
+    nextRun: Date? = nil,
+    snapshot: TaskSnapshot? = nil
+  ) {
+    self.sequence = sequence
+    self.taskID = taskID
+    self.kind = kind
+    self.state = state
+    self.attempt = attempt
+    self.progress = progress
+    self.progressMessage = progressMessage
+    self.error = error
+    self.resultSize = resultSize
+    self.time = time
+    self.queue = queue
+    self.type = type
+    self.nextRun = nextRun
+    self.snapshot = snapshot
+  }
 }

@@ -22,6 +22,25 @@ public struct TaskSnapshot: Sendable, Hashable, Identifiable {
     public var error: String
     /// The size of its result, if it succeeded.
     public var resultSize: UInt64
+
+    /// An attempt row with the given values.
+    public init(
+      number: Int32,
+      workerID: String = "",
+      started: Date? = nil,
+      ended: Date? = nil,
+      outcome: String,
+      error: String = "",
+      resultSize: UInt64 = 0
+    ) {
+      self.number = number
+      self.workerID = workerID
+      self.started = started
+      self.ended = ended
+      self.outcome = outcome
+      self.error = error
+      self.resultSize = resultSize
+    }
   }
 
   /// The task's id.
@@ -78,4 +97,63 @@ public struct TaskSnapshot: Sendable, Hashable, Identifiable {
   public var attempts: [Attempt]
   /// The event sequence this snapshot reflects.
   public var sequence: UInt64
+
+  /// A snapshot with the given values (for fixtures and tests; the client makes them for you).
+  public init(
+    id: TaskID,
+    queue: String = "default",
+    type: String,
+    state: TaskState,
+    attempt: Int32 = 0,
+    maxAttempts: Int32 = 5,
+    priority: Int32 = 0,
+    progress: Int32 = 0,
+    progressMessage: String = "",
+    lastError: String = "",
+    payload: Data? = nil,
+    contentType: String = "",
+    result: Data? = nil,
+    resultContentType: String = "",
+    workerID: String = "",
+    leaseDeadline: Date? = nil,
+    cancelRequested: Bool = false,
+    metadata: [String: String] = [:],
+    idempotencyKey: String = "",
+    parent: TaskID? = nil,
+    created: Date? = nil,
+    started: Date? = nil,
+    finished: Date? = nil,
+    updated: Date? = nil,
+    nextRun: Date? = nil,
+    attempts: [Attempt] = [],
+    sequence: UInt64 = 0
+  ) {
+    self.id = id
+    self.queue = queue
+    self.type = type
+    self.state = state
+    self.attempt = attempt
+    self.maxAttempts = maxAttempts
+    self.priority = priority
+    self.progress = progress
+    self.progressMessage = progressMessage
+    self.lastError = lastError
+    self.payload = payload
+    self.contentType = contentType
+    self.result = result
+    self.resultContentType = resultContentType
+    self.workerID = workerID
+    self.leaseDeadline = leaseDeadline
+    self.cancelRequested = cancelRequested
+    self.metadata = metadata
+    self.idempotencyKey = idempotencyKey
+    self.parent = parent
+    self.created = created
+    self.started = started
+    self.finished = finished
+    self.updated = updated
+    self.nextRun = nextRun
+    self.attempts = attempts
+    self.sequence = sequence
+  }
 }

@@ -31,31 +31,81 @@ struct WatchRenderer {
     self.colour = colour
   }
 
+  /// What the renderer needs of one event (tests build these directly).
+  struct Update {
+    /// The whole task, for a snapshot event.
+    struct Snapshot {
+      var type: String
+      var state: TaskState
+      var progress: Int
+      var message: String
+      var attempt: Int
+      var lastError: String
+    }
+
+    var taskID: String
+    var type: String
+    var kind: TaskEvent.Kind
+    var state: TaskState
+    var attempt: Int = 0
+    var progress: Int = 0
+    var message: String = ""
+    var error: String = ""
+    var snapshot: Snapshot?
+  }
+
   /// Folds an event into its task's row.
   mutating func apply(_ event: TaskEvent) {
-    let id = event.taskID.rawValue
+    self.apply(
+      Update(
+        taskID: event.taskID.rawValue,
+        type: event.type,
+        kind: event.kind,
+        state: event.state,
+        attempt: Int(event.attempt),
+        progress: Int(event.progress),
+        message: event.progressMessage,
+        error: event.error,
+        snapshot: event.snapshot.map {
+          Update.Snapshot(
+            type: $0.type,
+            state: $0.state,
+            progress: Int($0.progress),
+            message: $0.progressMessage,
+            attempt: Int($0.attempt),
+            lastError: $0.lastError
+          )
+        }
+      )
+    )
+  }
+
+  /// Folds an update into its task's row.
+  mutating func apply(_ event: Update) {
+    let id = event.taskID
     var row =
       self.rows.first(where: { $0.id == id })
       ?? Row(id: id, type: event.type, state: event.state, progress: 0, message: "", attempt: 0)
     if let snapshot = event.snapshot {
       row.type = snapshot.type
       row.state = snapshot.state
-      row.progress = Int(snapshot.progress)
-      row.message = snapshot.progressMessage
-      row.attempt = Int(snapshot.attempt)
+      row.progress = snapshot.progress
+      row.message = snapshot.message
+      row.attempt = snapshot.attempt
+      if snapshot.state == .succeeded { row.progress = 100 }
       if snapshot.state == .failed || snapshot.state == .cancelled, !snapshot.lastError.isEmpty {
         row.message = snapshot.lastError
       }
     } else {
       if !event.type.isEmpty { row.type = event.type }
       if event.state.description != "UNSPECIFIED" { row.state = event.state }
-      row.attempt = Int(event.attempt)
+      row.attempt = event.attempt
       if event.kind == .progress {
-        row.progress = Int(event.progress)
-        row.message = event.progressMessage
+        row.progress = event.progress
+        row.message = event.message
       } else if event.kind == .finished {
         if event.state == .succeeded { row.progress = 100 }
-        row.message = event.error
+        row.message = event.error.isEmpty ? event.message : event.error
       } else if event.kind == .retryScheduled {
         row.message = event.error.isEmpty ? "retry scheduled" : "retry: \(event.error)"
       } else if event.kind == .cancelRequested {
@@ -101,12 +151,12 @@ struct WatchRenderer {
   /// `ID  TYPE  [#####-----]  40% RUNNING  message`, cut to `width`.
   func line(_ row: Row, width: Int) -> String {
     let width = max(width, 20)
-    let id = Self.fit(row.id, 12)
+    let id = Self.fit(row.id, 26)
     let type = Self.fit(row.type, 16)
     let percent = String(min(max(row.progress, 0), 100))
     let state = row.state.description
-    // id(12) + 2 + type(16) + 2 + [bar] + 1 + "100%" + 1 + state(9) + 2 + message
-    let fixed = 12 + 2 + 16 + 2 + 2 + 1 + 4 + 1 + 9
+    // id(26) + 2 + type(16) + 2 + [bar] + 1 + "100%" + 1 + state(9) + 2 + message
+    let fixed = 26 + 2 + 16 + 2 + 2 + 1 + 4 + 1 + 9
     let barWidth = max(5, min(30, width - fixed - 12))
     let filled = barWidth * min(max(row.progress, 0), 100) / 100
     let bar =

@@ -177,6 +177,13 @@ struct ShellCommand: Sendable {
     onStderrLine: @Sendable (String) -> Void
   ) -> Outcome {
     control.setWakeDescriptor(spawned.wakeWrite)
+    // A command that exits without reading its stdin makes our write fail with EPIPE; with
+    // SIGPIPE blocked on this (dedicated) thread it cannot kill the process, whatever the
+    // process's own SIGPIPE disposition. The pending signal is consumed after the EPIPE.
+    var pipeSignal = sigset_t()
+    sigemptyset(&pipeSignal)
+    sigaddset(&pipeSignal, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
     var stdinFD: Int32? = spawned.stdin
     var stdoutFD: Int32? = spawned.stdout
     var stderrFD: Int32? = spawned.stderr
@@ -246,7 +253,11 @@ struct ShellCommand: Sendable {
             written += sent
             if written == stdin.count { closeStdin() }
           } else if sent < 0, errno != EAGAIN, errno != EINTR {
-            closeStdin()  // The command does not read its stdin (EPIPE): fine.
+            if errno == EPIPE {
+              var zero = timespec(tv_sec: 0, tv_nsec: 0)
+              _ = sigtimedwait(&pipeSignal, nil, &zero)
+            }
+            closeStdin()  // The command does not read its stdin: fine.
           }
         } else {
           let count = read(entry.fd, chunk.baseAddress, chunk.count)
@@ -366,6 +377,11 @@ struct WorkFailure: Error, CustomStringConvertible {
 struct ProgressLine: Equatable, Sendable {
   var percent: Int
   var message: String
+
+  init(percent: Int, message: String) {
+    self.percent = percent
+    self.message = message
+  }
 
   /// Parses `progress 40 resizing`; `nil` when the line is not a progress report.
   init?(_ line: String) {

@@ -167,10 +167,10 @@ struct ExecHandlerTests {
 func waitUntil(
   _ what: String,
   timeout: Duration = .seconds(60),
-  _ condition: () throws -> Bool
+  _ condition: () async throws -> Bool
 ) async throws {
   let deadline = ContinuousClock.now.advanced(by: timeout)
-  while try !condition() {
+  while try await !condition() {
     guard ContinuousClock.now < deadline else {
       Issue.record("timed out waiting for \(what)")
       throw TimedOut(what: what)

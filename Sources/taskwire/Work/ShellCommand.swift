@@ -254,7 +254,7 @@ struct ShellCommand: Sendable {
             if written == stdin.count { closeStdin() }
           } else if sent < 0, errno != EAGAIN, errno != EINTR {
             if errno == EPIPE {
-              var zero = timespec(tv_sec: 0, tv_nsec: 0)
+              var zero = timespec()  // all zero: do not wait
               _ = sigtimedwait(&pipeSignal, nil, &zero)
             }
             closeStdin()  // The command does not read its stdin: fine.

@@ -225,7 +225,7 @@ s_lease_lost() { # a late completion after the lease expired and was taken over:
   expect_line "$WORK/lost-watch.log" '^state SUCCEEDED attempt 2$' "B's result kept (SUCCEEDED, attempt 2)"
 }
 
-s_killed_worker() { # a C worker killed mid-task: another worker gets the task after the lease expires
+s_killed_worker() { # a C worker killed mid-task: a Swift worker gets the task after the lease expires
   local t id; t=$(uniq_type c-killed)
   "$S" --data-dir "$DATA" --type "$t" --payload '{}' --lease-ms 1500 --no-wait >"$WORK/kill-submit.log" 2>&1 ||
     { cat "$WORK/kill-submit.log"; return 1; }
@@ -234,12 +234,14 @@ s_killed_worker() { # a C worker killed mid-task: another worker gets the task a
   local apid=$BG
   wait_for_line "$WORK/kill-a.log" "^progress $id " 15 "$apid" || { cat "$WORK/kill-a.log"; return 1; }
   kill -9 "$apid"; wait "$apid" 2>/dev/null
-  "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 2 --step-ms 50 --wait-ms 30000 \
-    >"$WORK/kill-b.log" 2>&1 || { cat "$WORK/kill-b.log"; return 1; }
-  expect_line "$WORK/kill-b.log" "^leased $id attempt 2" "the task leased again (attempt 2)" &&
-    expect_line "$WORK/kill-b.log" "^completed $id" "the second worker's completion" || return 1
-  "$S" --data-dir "$DATA" --watch "$id" --timeout-ms 15000 >"$WORK/kill-watch.log" 2>&1
-  expect_line "$WORK/kill-watch.log" '^state SUCCEEDED attempt 2$' "SUCCEEDED on attempt 2"
+  # The rescuer is a Swift worker (`taskwire work --exec`): its result is the attempt it ran.
+  spawn "$TASKWIRE_BIN" work --data-dir "$DATA" --queue default --type "$t" \
+    --exec 'echo "swift attempt $TASKWIRE_ATTEMPT"' >"$WORK/kill-b.log" 2>&1
+  local bpid=$BG
+  "$S" --data-dir "$DATA" --watch "$id" --timeout-ms 30000 >"$WORK/kill-watch.log" 2>&1
+  kill -INT "$bpid" 2>/dev/null; wait_pid "$bpid" 30 >/dev/null
+  expect_line "$WORK/kill-watch.log" '^state SUCCEEDED attempt 2$' "SUCCEEDED on attempt 2" &&
+    expect_line "$WORK/kill-watch.log" '^result swift attempt 2' "the Swift worker's result"
 }
 
 s_cancel_running() { # cancel of a running task: the pushed cancel notice reaches the C worker, which acks
@@ -277,8 +279,8 @@ s_valgrind_examples() { # both examples under valgrind: no leaks, no invalid acc
 }
 
 # ---- Swift-side scenarios (need the Swift CLI) ------------------------------------------------
-# Planned CLI (issue #7): `taskwire submit --data-dir D --type T --payload P --wait` prints the
-# result; `taskwire work --data-dir D --type T --exec CMD` runs CMD per task (payload on stdin,
+# The CLI (docs/cli.md): `taskwire submit --data-dir D TYPE PAYLOAD --wait` prints the result;
+# `taskwire work --data-dir D --queue Q --type T --exec CMD` runs CMD per task (payload on stdin,
 # stdout = result, exit 0 = complete).
 
 cli_has() { # SUBCOMMAND FLAG: does the server binary's CLI offer this?
@@ -287,18 +289,28 @@ cli_has() { # SUBCOMMAND FLAG: does the server binary's CLI offer this?
 
 s_swift_submit_to_c_worker() { # Swift client submits -> C worker runs it -> Swift watcher sees it
   local t; t=$(uniq_type swift-to-c)
+  local id
+  id=$(timeout 30 "$TASKWIRE_BIN" submit --data-dir "$DATA" "$t" '{"from":"swift"}') ||
+    { log "  taskwire submit failed"; return 1; }
+  # The Swift watcher (JSON lines, piped) follows the task to its end.
+  spawn timeout 60 "$TASKWIRE_BIN" watch --data-dir "$DATA" "$id" >"$WORK/s2c-watch.log" 2>&1
+  local watch=$BG
   spawn "$W" --data-dir "$DATA" --type "$t" --max-tasks 1 --steps 3 --step-ms 100 >"$WORK/s2c-worker.log" 2>&1
   local wpid=$BG
-  timeout 60 "$TASKWIRE_BIN" submit --data-dir "$DATA" --type "$t" --payload '{"from":"swift"}' --wait \
-    >"$WORK/s2c-submit.log" 2>&1 || { log "  taskwire submit --wait failed"; cat "$WORK/s2c-submit.log"; return 1; }
   wait_pid "$wpid" 30 || { cat "$WORK/s2c-worker.log"; return 1; }
+  wait_pid "$watch" 30 || { log "  the watch did not end with the task"; cat "$WORK/s2c-watch.log"; return 1; }
+  timeout 30 "$TASKWIRE_BIN" get --data-dir "$DATA" --json "$id" >"$WORK/s2c-get.log" 2>&1 ||
+    { cat "$WORK/s2c-get.log"; return 1; }
   expect_line "$WORK/s2c-worker.log" '^completed ' "the C worker's completion" &&
-    expect_line "$WORK/s2c-submit.log" '"worker":"c"' "the C worker's result seen by the Swift client"
+    expect_line "$WORK/s2c-watch.log" '"kind":"PROGRESS"' "the C worker's progress seen by the Swift watcher" &&
+    expect_line "$WORK/s2c-watch.log" '"state":"SUCCEEDED"' "the end seen by the Swift watcher" &&
+    expect_line "$WORK/s2c-get.log" '"state" : "SUCCEEDED"' "the task read back by the Swift client" &&
+    expect_line "$WORK/s2c-get.log" 'worker\\":\\"c' "the C worker's result read by the Swift client"
 }
 
 s_c_submit_to_swift_worker() { # C submitter -> Swift worker (`taskwire work --exec`)
   local t; t=$(uniq_type c-to-swift)
-  spawn "$TASKWIRE_BIN" work --data-dir "$DATA" --type "$t" --exec 'cat' >"$WORK/c2s-worker.log" 2>&1
+  spawn "$TASKWIRE_BIN" work --data-dir "$DATA" --queue default --type "$t" --exec 'cat' >"$WORK/c2s-worker.log" 2>&1
   local wpid=$BG
   "$S" --data-dir "$DATA" --type "$t" --payload '{"from":"c"}' --timeout-ms 60000 >"$WORK/c2s-submit.log" 2>&1
   local rc=$?
@@ -310,7 +322,7 @@ s_c_submit_to_swift_worker() { # C submitter -> Swift worker (`taskwire work --e
 
 swift_ready() { # NAME: which CLI features a Swift-side scenario needs
   case $1 in
-    swift_submit_to_c_worker) cli_has submit --wait ;;
+    swift_submit_to_c_worker) cli_has watch --after ;;
     c_submit_to_swift_worker) cli_has work --exec ;;
   esac
 }

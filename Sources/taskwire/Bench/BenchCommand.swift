@@ -185,6 +185,14 @@ struct BenchCommand: AsyncParsableCommand {
           values: [Double(connectionBytes) / 1_048_576]
         )
       )
+      emit(
+        Figure(
+          name: "memory",
+          labels: [("idle_tls_connections", "\(self.idleConnections)"), ("measure", "rss_growth")],
+          unit: "rss_mb",
+          values: [Double(connectionBytes - pendingBytes) / 1_048_576]
+        )
+      )
     }
     let fsync = Figure(
       name: "fsync_probe",

@@ -141,7 +141,8 @@ struct Workload: Sendable {
   func watchFanOut(watchers: Int, tasks: Int) async throws -> (eventsPerSecond: Double, p99: Double)
   {
     let queue = "bench-watch-\(UUID().uuidString.prefix(8))"
-    return try await self.withClients(watchers / 100 + 1) { clients in
+    // 50 watches per connection, well inside max_concurrent_calls (100).
+    return try await self.withClients(watchers / 50 + 1) { clients in
       let delays = Shared<[Double]>([])
       let received = Shared(0)
       let expected = watchers * tasks

@@ -1,0 +1,278 @@
+import Foundation
+import Taskwire
+import TaskwireTesting
+import Testing
+
+@Suite("Worker end to end (real TLS, in-process server)")
+struct WorkerEndToEndTests {
+  @Test("Typed submit → worker → typed result")
+  func typedRoundTrip() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Add.self) { input, context in
+            #expect(context.attempt == 1)
+            return .init(sum: input.a + input.b)
+          }
+        } _: { _ in
+          let tasks = try await (0..<10).asyncMap {
+            try await client.submit(Add.self, input: .init(a: $0, b: 100))
+          }
+          for (index, task) in tasks.enumerated() {
+            #expect(try await client.result(of: task) == .init(sum: index + 100))
+          }
+          let snapshot = try await client.get(tasks[0].id)
+          #expect(snapshot.state == .succeeded)
+          #expect(snapshot.resultContentType == "application/json")
+        }
+      }
+    }
+  }
+
+  @Test("A watcher sees the handler's progress")
+  func progressIsWatched() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let proceed = Latch()
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Sleepy.self) { input, context in
+            try await context.progress(40, "resizing")
+            await proceed.wait()
+            return .init(label: input.label)
+          }
+        } _: { _ in
+          let task = try await client.submit(Sleepy.self, input: .init(label: "p"))
+          var kinds: [TaskEvent.Kind] = []
+          for try await event in client.watch(task.id) {
+            kinds.append(event.kind)
+            if event.kind == .progress {
+              #expect(event.progress == 40)
+              #expect(event.progressMessage == "resizing")
+              proceed.open()
+            }
+            if event.kind == .finished {
+              #expect(event.state == .succeeded)
+              break
+            }
+          }
+          #expect(kinds.first == .snapshot)
+          #expect(kinds.contains(.progress))
+          #expect(try await client.result(of: task) == .init(label: "p"))
+        }
+      }
+    }
+  }
+
+  @Test("Cancel of a running task cancels its handler; the task ends CANCELLED")
+  func cancelRunningHandler() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let started = Latch()
+      let sawCancellation = Latch()
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Sleepy.self) { _, _ in
+            started.open()
+            do {
+              try await Task.sleep(for: .seconds(3600))
+            } catch is CancellationError {
+              sawCancellation.open()
+              throw CancellationError()
+            }
+            return .init(label: "never")
+          }
+        } _: { _ in
+          var options = TaskOptions()
+          options.leaseDuration = .seconds(60)  // no heartbeat before the cancel: the push does it
+          let task = try await client.submit(Sleepy.self, input: .init(label: "c"), options: options)
+          await started.wait()
+          try await client.cancel(task.id, reason: "test")
+          do {
+            _ = try await client.result(of: task)
+            Issue.record("expected a TaskFailure")
+          } catch let failure as TaskFailure {
+            #expect(failure.state == .cancelled)
+          }
+          #expect(sawCancellation.isOpen)
+        }
+      }
+    }
+  }
+
+  @Test("Handler errors: thrown fails and retries; NonRetryableError fails for good")
+  func handlerErrors() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      struct Flaky: Error {}
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Add.self) { input, context in
+            if input.a < 0 { throw NonRetryableError("negative input") }
+            if context.attempt < 2 { throw Flaky() }
+            return .init(sum: input.a + input.b)
+          }
+        } _: { _ in
+          var options = TaskOptions()
+          options.retryPolicy = .fixed(.milliseconds(10))
+          let flaky = try await client.submit(Add.self, input: .init(a: 1, b: 1), options: options)
+          #expect(try await client.result(of: flaky) == .init(sum: 2))
+          #expect(try await client.get(flaky.id).attempt == 2)
+
+          let bad = try await client.submit(Add.self, input: .init(a: -1, b: 0), options: options)
+          do {
+            _ = try await client.result(of: bad)
+            Issue.record("expected a TaskFailure")
+          } catch let failure as TaskFailure {
+            #expect(failure.state == .failed)
+            #expect(failure.attempts == 1)
+            #expect(failure.message.contains("negative input"))
+          }
+        }
+      }
+    }
+  }
+
+  @Test("The execution timeout cancels the handler and fails the attempt")
+  func executionTimeout() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Sleepy.self) { _, _ in
+            try await Task.sleep(for: .seconds(3600))
+            return .init(label: "never")
+          }
+        } _: { _ in
+          var options = TaskOptions()
+          options.executionTimeout = .milliseconds(200)
+          options.maxAttempts = 1
+          let task = try await client.submit(Sleepy.self, input: .init(label: "t"), options: options)
+          do {
+            _ = try await client.result(of: task)
+            Issue.record("expected a TaskFailure")
+          } catch let failure as TaskFailure {
+            #expect(failure.state == .failed)
+            #expect(failure.message.contains("timeout"))
+          }
+        }
+      }
+    }
+  }
+
+  @Test("A worker that dies mid-task: after the lease expires another worker runs it")
+  func workerDiesMidTask() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let started = Latch()
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        var options = TaskOptions()
+        options.leaseDuration = .seconds(1)
+        options.retryPolicy = .fixed(.milliseconds(10))
+        let task = try await client.submit(Sleepy.self, input: .init(label: "d"), options: options)
+
+        // The first worker takes the task and dies: its run is cancelled (no release, no
+        // fail, its connection closes), like a killed process.
+        let doomed = try TaskwireWorker(configuration: .init(connection: workerConfiguration))
+        doomed.register(Sleepy.self) { _, _ in
+          started.open()
+          try await Task.sleep(for: .seconds(3600))
+          return .init(label: "doomed")
+        }
+        await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask { try await doomed.run() }
+          await started.wait()
+          group.cancelAll()
+          try? await group.waitForAll()
+        }
+
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Sleepy.self) { input, context in
+            .init(label: "\(input.label)-attempt-\(context.attempt)")
+          }
+        } _: { _ in
+          #expect(try await client.result(of: task) == .init(label: "d-attempt-2"))
+          let snapshot = try await client.get(task.id)
+          #expect(snapshot.attempt == 2)
+          #expect(snapshot.attempts.first?.outcome == "lease_expired")
+        }
+      }
+    }
+  }
+
+  @Test("Graceful shutdown stops leasing and lets running handlers finish")
+  func gracefulShutdownDrains() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let running = Counter()
+      let proceed = Latch()
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        let first = try await client.submit(Sleepy.self, input: .init(label: "a"))
+        let second = try await client.submit(Sleepy.self, input: .init(label: "b"))
+        let worker = try TaskwireWorker(configuration: .init(connection: workerConfiguration))
+        worker.register(Sleepy.self) { input, _ in
+          running.increment()
+          await proceed.wait()
+          return .init(label: input.label)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask { try await worker.run() }
+          await running.wait(for: 2)
+          worker.beginGracefulShutdown()
+          // Submitted after the stop: must stay pending.
+          let late = try await client.submit(Sleepy.self, input: .init(label: "late"))
+          proceed.open()
+          try await group.waitForAll()
+          #expect(try await client.get(first.id).state == .succeeded)
+          #expect(try await client.get(second.id).state == .succeeded)
+          #expect(try await client.get(late.id).state == .pending)
+        }
+      }
+    }
+  }
+
+  @Test("Graceful shutdown past its timeout cancels handlers and releases their leases")
+  func gracefulShutdownReleases() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let started = Latch()
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        let task = try await client.submit(Sleepy.self, input: .init(label: "r"))
+        var configuration = TaskwireWorker.Configuration(connection: workerConfiguration)
+        configuration.shutdownTimeout = .milliseconds(100)
+        let worker = try TaskwireWorker(configuration: configuration)
+        worker.register(Sleepy.self) { _, _ in
+          started.open()
+          try await Task.sleep(for: .seconds(3600))
+          return .init(label: "never")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          group.addTask { try await worker.run() }
+          await started.wait()
+          worker.beginGracefulShutdown()
+          try await group.waitForAll()
+        }
+        let snapshot = try await client.get(task.id)
+        #expect(snapshot.state == .pending)
+        #expect(snapshot.attempts.last?.outcome == "released")
+      }
+    }
+  }
+}
+
+extension Sequence where Element: Sendable {
+  func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+    var results: [T] = []
+    for element in self { results.append(try await transform(element)) }
+    return results
+  }
+}

@@ -24,8 +24,8 @@ final class Subprocess: @unchecked Sendable {
   private let record = ProcessRecord()
   let name: String
 
-  /// Starts `executable` with `arguments`; the environment is the test's without `TASKWIRE_*`,
-  /// plus `environment`.
+  /// Starts `executable` with `arguments`; the environment is the test's without `TASKWIRE_*`
+  /// and `NO_COLOR`, plus `environment`.
   init(
     _ executable: String,
     _ arguments: [String],
@@ -36,7 +36,9 @@ final class Subprocess: @unchecked Sendable {
     )
     self.process.executableURL = URL(fileURLWithPath: executable)
     self.process.arguments = arguments
-    var merged = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TASKWIRE_") }
+    var merged = ProcessInfo.processInfo.environment.filter {
+      !$0.key.hasPrefix("TASKWIRE_") && $0.key != "NO_COLOR"
+    }
     for (key, value) in environment { merged[key] = value }
     self.process.environment = merged
     self.process.standardInput = FileHandle.nullDevice
@@ -81,7 +83,12 @@ final class Subprocess: @unchecked Sendable {
   /// Waits for the exit (and the end of its output); fails after `timeout`.
   @discardableResult
   func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {
-    try await waitUntil("\(self.name) to exit", timeout: timeout) { self.exitStatus != nil }
+    do {
+      try await waitUntil("\(self.name) to exit", timeout: timeout) { self.exitStatus != nil }
+    } catch {
+      Issue.record("\(self.name) did not exit; stdout:\n\(self.stdout)\nstderr:\n\(self.stderr)")
+      throw error
+    }
     return self.exitStatus!
   }
 

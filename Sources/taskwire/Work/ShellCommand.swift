@@ -254,8 +254,13 @@ struct ShellCommand: Sendable {
             if written == stdin.count { closeStdin() }
           } else if sent < 0, errno != EAGAIN, errno != EINTR {
             if errno == EPIPE {
-              var zero = timespec()  // all zero: do not wait
-              _ = sigtimedwait(&pipeSignal, nil, &zero)
+              // Consume the SIGPIPE left pending on this thread (sigwait returns at once).
+              var pending = sigset_t()
+              sigpending(&pending)
+              if sigismember(&pending, SIGPIPE) == 1 {
+                var received: Int32 = 0
+                sigwait(&pipeSignal, &received)
+              }
             }
             closeStdin()  // The command does not read its stdin: fine.
           }

@@ -101,6 +101,16 @@ struct CommandEndToEndTests {
     let upper = try await taskwire(["submit", "upper", "hello, taskwire", "--wait"])
     #expect(upper.status == 0, "\(upper.stderr)")
     #expect(upper.stdout == "HELLO, TASKWIRE")
+    // The payload from stdin (`-`), bytes as they are.
+    let piped = try await Subprocess.run(
+      "/bin/sh",
+      [
+        "-c", "printf 'from stdin' | \"$0\" submit upper - --wait --data-dir \"$1\"", binary,
+        connection[1],
+      ]
+    )
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(piped.stdout == "FROM STDIN")
 
     // 4. A progress line reaches a piped watch as a PROGRESS JSON line.
     let waiting = try Subprocess(
@@ -201,9 +211,32 @@ struct CommandEndToEndTests {
     #expect(refused.status == 3)
     #expect(refused.stderr.hasPrefix("taskwire: FAILED_PRECONDITION: "))
 
-    // 9. SIGTERM: the worker and the server shut down gracefully; then the server is gone (6).
+    // 9. SIGTERM: the worker shuts down gracefully. A command still running when the shutdown
+    // timeout ends is stopped and its task handed back (PENDING again, no attempt used).
     work.signal(SIGTERM)
     #expect(try await work.wait() == 0, "\(work.stderr)")
+    let draining = try Subprocess(
+      binary,
+      ["work"] + connection + [
+        "--type", "endless", "--exec", "sh \(root)/handler.sh", "--shutdown-timeout-ms", "200",
+        "--grace-ms", "200",
+      ]
+    )
+    defer { draining.forceStop() }
+    let held = try await taskwire(["submit", "endless"])
+    let heldID = held.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    try await waitUntil("the second worker's command to start") {
+      draining.stderr.contains("endless started")
+    }
+    draining.signal(SIGTERM)
+    #expect(try await draining.wait() == 0, "\(draining.stderr)")
+    let released = try await taskwire(["get", heldID, "--json"])
+    let releasedTask = try #require(JSONLine(released.stdout))
+    #expect(releasedTask["state"] == "PENDING")
+    let attempts = releasedTask.object["attempts"] as? [[String: Any]]
+    #expect(attempts?.last?["outcome"] as? String == "released")
+
+    // The server too; then it is gone (6).
     serve.signal(SIGTERM)
     #expect(try await serve.wait() == 0, "\(serve.stderr)")
     let unavailable = try await taskwire(["get", gatedID])

@@ -142,6 +142,24 @@ struct ExecHandlerTests {
     #expect(outcome.stdout.isEmpty)  // and its child `sleep` went with it
   }
 
+  @Test("A cancel reaches a command that closed its stdout and stderr")
+  func cancelAfterPipesClosed() async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("tw-exec-\(UUID().uuidString)").path
+    let marker = directory + ".started"
+    defer { try? FileManager.default.removeItem(atPath: marker) }
+    let shell = ShellCommand(
+      command: "exec >&- 2>&-; touch '\(marker)'; sleep 60",
+      environment: [:],
+      gracePeriod: .seconds(30)
+    )
+    let run = Task { try await shell.run(stdin: Data()) { _ in } }
+    try await waitUntil("the command started") { FileManager.default.fileExists(atPath: marker) }
+    run.cancel()
+    let outcome = try await run.value
+    #expect(outcome.cancelled && outcome.signal == 15)
+  }
+
   @Test("A command that ignores SIGTERM gets SIGKILL after the grace period")
   func cancelKills() async throws {
     let started = Mutex(false)

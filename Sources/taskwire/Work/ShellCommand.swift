@@ -298,18 +298,24 @@ struct ShellCommand: Sendable {
     if !pendingErr.isEmpty { line(pendingErr) }
     closeStdin()
 
-    // Reap; keep escalating a cancel while the child lingers with its pipes closed.
+    // Reap. A child that closed its pipes may still run: check every 100 ms (or at once when a
+    // cancel wakes us) so a cancel still reaches it, with SIGKILL after the grace period.
     var status: Int32 = 0
     while true {
-      let options: Int32 = control.isCancelled && !killed ? WNOHANG : 0
-      let result = waitpid(spawned.pid, &status, options)
+      let result = waitpid(spawned.pid, &status, killed ? 0 : WNOHANG)
       if result == spawned.pid { break }
       if result < 0, errno != EINTR { break }
       if result == 0 {
         escalate()
+        if killed { continue }
         var wakeFD = [pollfd(fd: spawned.wake, events: Int16(POLLIN), revents: 0)]
-        let left = killDeadline.map { ContinuousClock.now.duration(to: $0).milliseconds } ?? 0
-        _ = poll(&wakeFD, 1, Int32(max(1, min(100, left + 1))))
+        var timeout: Int64 = 100
+        if let deadline = killDeadline {
+          timeout = min(timeout, ContinuousClock.now.duration(to: deadline).milliseconds + 1)
+        }
+        if poll(&wakeFD, 1, Int32(max(1, timeout))) > 0 {
+          _ = read(spawned.wake, chunk.baseAddress, chunk.count)
+        }
       }
     }
     control.setWakeDescriptor(nil)

@@ -1,10 +1,12 @@
 import Foundation
 public import Logging
+import ServiceLifecycle
 import Synchronization
 public import Taskwire
 import TaskwireCoordinator
 public import TaskwireRuntime
 import TaskwireServer
+import TaskwireSQLite
 
 /// A real Taskwire server running in this process for tests: TLS on `127.0.0.1` with an
 /// ephemeral port, a throwaway development CA, and a SQLite store in a temporary directory.
@@ -17,6 +19,7 @@ public final class TestServer: Sendable {
     var port = 0
     var stopRequest: CheckedContinuation<Void, Never>?
     var stopRequested = false
+    var stopGracefully = true
     var startRequest: CheckedContinuation<Void, Never>?
     var startRequested = false
     var readyWaiters: [CheckedContinuation<Result<Void, any Error>, Never>] = []
@@ -90,23 +93,33 @@ public final class TestServer: Sendable {
     return configuration
   }
 
-  /// Stops the server abruptly (connections drop, as in a crash of the process) and starts it
-  /// again on the same port with the same data directory.
-  public func restart() async throws {
-    await self.stop()
+  /// Stops the server and starts it again on the same port with the same data directory.
+  ///
+  /// - Parameter graceful: `true` (default) shuts down as `taskwire serve` does on SIGTERM
+  ///   (go-away on every connection, long polls end UNAVAILABLE, watches end with their resume
+  ///   point); `false` drops every connection at once, as a crash would.
+  public func restart(graceful: Bool = true) async throws {
+    await self.stop(graceful: graceful)
     try await self.start()
   }
 
-  /// Stops the server (connections drop). Clients and workers see UNAVAILABLE and reconnect
-  /// with backoff until ``start()``.
-  public func stop() async {
+  /// Stops the server. Clients and workers see UNAVAILABLE (or go-away) and reconnect with
+  /// backoff until ``start()``.
+  ///
+  /// - Parameter graceful: see ``restart(graceful:)``.
+  public func stop(graceful: Bool = true) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let request = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
         guard state.running else { return nil }
         state.stoppedWaiters.append(continuation)
-        state.stopRequested = true
-        defer { state.stopRequest = nil }
-        return state.stopRequest
+        state.stopGracefully = graceful
+        guard let request = state.stopRequest else {
+          // Not waiting yet: the supervisor sees the flag when it gets there.
+          state.stopRequested = true
+          return nil
+        }
+        state.stopRequest = nil
+        return request
       }
       if let request {
         request.resume()
@@ -150,13 +163,22 @@ public final class TestServer: Sendable {
         self.finishStart(.failure(error))
         return
       }
+      let services = ServiceGroup(
+        configuration: .init(
+          services: [.init(service: embedded.coordinator), .init(service: embedded.server)],
+          gracefulShutdownSignals: [],
+          cancellationSignals: [],
+          logger: self.logger
+        )
+      )
       await withTaskGroup(of: Void.self) { group in
         group.addTask {
           do {
-            try await embedded.run()
+            try await services.run()
           } catch {
             self.logger.debug("test server stopped", metadata: ["error": "\(error)"])
           }
+          try? await embedded.store.close()
         }
         do {
           let (_, port) = try await embedded.server.listeningAddress()
@@ -170,7 +192,11 @@ public final class TestServer: Sendable {
         } catch {
           self.finishStart(.failure(error))
         }
-        group.cancelAll()
+        if self.state.withLock({ $0.stopGracefully }) && !Task.isCancelled {
+          await services.triggerGracefulShutdown()
+        } else {
+          group.cancelAll()
+        }
       }
       let waiters = self.state.withLock { state in
         state.running = false

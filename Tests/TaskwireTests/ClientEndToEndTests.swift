@@ -123,6 +123,7 @@ struct ClientEndToEndTests {
         #expect(count == 0)
       }
       configuration.tls.trust = .systemRoots
+      configuration.idempotentCallAttempts = 1
       try await withTaskwireClient(configuration: configuration) { client in
         do {
           _ = try await client.count()

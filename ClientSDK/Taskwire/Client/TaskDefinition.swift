@@ -53,7 +53,11 @@ enum TaskCoding {
 
   static func encode<Value: Encodable>(_ value: Value, what: String) throws -> Data {
     do {
-      return try JSONEncoder().encode(value)
+      // Sorted keys: the same input always makes the same bytes, so an idempotent repeat is
+      // recognised as the same request.
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      return try encoder.encode(value)
     } catch {
       throw TaskwireError(
         code: .invalidArgument,

@@ -279,7 +279,10 @@ public final class TestServer: Sendable {
 /// - Parameter configure: adjusts the server's options (limits, coordinator settings) first.
 public func withTestServer<Result: Sendable>(
   configure: (inout EmbeddedServer.Options) -> Void = { _ in },
-  logger: Logger = Logger(label: "taskwire.test-server", factory: { _ in SwiftLogNoOpLogHandler() }),
+  logger: Logger = Logger(
+    label: "taskwire.test-server",
+    factory: { _ in SwiftLogNoOpLogHandler() }
+  ),
   _ body: (TestServer) async throws -> Result
 ) async throws -> Result {
   let directory = FileManager.default.temporaryDirectory

@@ -34,7 +34,11 @@ struct RestartTests {
           var iterator = events.makeAsyncIterator()
           var options = TaskOptions()
           options.leaseDuration = .seconds(10)
-          let task = try await client.submit(Sleepy.self, input: .init(label: "x"), options: options)
+          let task = try await client.submit(
+            Sleepy.self,
+            input: .init(label: "x"),
+            options: options
+          )
 
           var seen: [TaskEvent] = []
           func read(until done: (TaskEvent) -> Bool) async throws {

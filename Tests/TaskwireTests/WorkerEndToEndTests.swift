@@ -89,7 +89,11 @@ struct WorkerEndToEndTests {
         } _: { _ in
           var options = TaskOptions()
           options.leaseDuration = .seconds(60)  // no heartbeat before the cancel: the push does it
-          let task = try await client.submit(Sleepy.self, input: .init(label: "c"), options: options)
+          let task = try await client.submit(
+            Sleepy.self,
+            input: .init(label: "c"),
+            options: options
+          )
           await started.wait()
           try await client.cancel(task.id, reason: "test")
           do {
@@ -153,7 +157,11 @@ struct WorkerEndToEndTests {
           var options = TaskOptions()
           options.executionTimeout = .milliseconds(200)
           options.maxAttempts = 1
-          let task = try await client.submit(Sleepy.self, input: .init(label: "t"), options: options)
+          let task = try await client.submit(
+            Sleepy.self,
+            input: .init(label: "t"),
+            options: options
+          )
           do {
             _ = try await client.result(of: task)
             Issue.record("expected a TaskFailure")

@@ -263,8 +263,14 @@ package final class ClientConnection: Sendable {
         CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>,
         Taskwire_V1_Frame.OneOf_Body
       )
-      case event(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation, Taskwire_V1_WatchEvent)
-      case end(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation, Taskwire_V1_Status)
+      case event(
+        AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation,
+        Taskwire_V1_WatchEvent
+      )
+      case end(
+        AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation,
+        Taskwire_V1_Status
+      )
     }
     let delivery: Delivery = self.state.withLock { state in
       guard let slot = state.calls[frame.callID] else { return .none }

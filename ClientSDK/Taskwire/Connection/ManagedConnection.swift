@@ -110,7 +110,9 @@ final class ManagedConnection: Sendable {
             metadata: ["endpoint": "\(endpoint)", "error": "\(failure)"]
           )
           let (next, waiters) = self.state.withLock {
-            state -> (ReconnectStateMachine.Action, [CheckedContinuation<ClientConnection, any Error>])
+            state -> (
+              ReconnectStateMachine.Action, [CheckedContinuation<ClientConnection, any Error>]
+            )
             in
             state.lastError = failure
             if state.shuttingDown || Task.isCancelled {

@@ -20,6 +20,7 @@ public final class TestServer: Sendable {
     var stopRequest: CheckedContinuation<Void, Never>?
     var stopRequested = false
     var stopGracefully = true
+    var terminating = false
     var startRequest: CheckedContinuation<Void, Never>?
     var startRequested = false
     var readyWaiters: [CheckedContinuation<Result<Void, any Error>, Never>] = []
@@ -150,8 +151,9 @@ public final class TestServer: Sendable {
     var first = true
     while !Task.isCancelled {
       if !first {
+        if self.state.withLock({ $0.terminating }) { return }
         await self.waitForRequest(start: true)
-        if Task.isCancelled { return }
+        if Task.isCancelled || self.state.withLock({ $0.terminating }) { return }
       }
       first = false
       var options = self.options
@@ -206,6 +208,17 @@ public final class TestServer: Sendable {
       }
       for waiter in waiters { waiter.resume() }
     }
+  }
+
+  /// Stops the server gracefully for good (the end of ``withTestServer(configure:logger:_:)``).
+  func terminate() async {
+    self.state.withLock { $0.terminating = true }
+    await self.stop(graceful: true)
+    let request = self.state.withLock { state in
+      defer { state.startRequest = nil }
+      return state.startRequest
+    }
+    request?.resume()
   }
 
   /// Waits until the server runs (or failed to start).
@@ -295,14 +308,16 @@ public func withTestServer<Result: Sendable>(
   let server = TestServer(options: options, logger: logger)
   return try await withThrowingTaskGroup(of: Void.self) { group in
     group.addTask { await server.supervise() }
+    // The end is a graceful stop, as `taskwire serve` does on SIGTERM; cancelling the server's
+    // tasks instead is left to a cancelled test.
     do {
       try await server.waitUntilReady()
       let result = try await body(server)
-      group.cancelAll()
+      await server.terminate()
       try? await group.waitForAll()
       return result
     } catch {
-      group.cancelAll()
+      await server.terminate()
       try? await group.waitForAll()
       throw error
     }

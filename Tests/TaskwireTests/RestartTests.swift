@@ -29,9 +29,16 @@ struct RestartTests {
             return .init(label: input.label)
           }
         } _: { _ in
-          // Watch everything from the start, and count what arrives.
-          let events = client.watch(filter: TaskFilter())
-          var iterator = events.makeAsyncIterator()
+          // Watch everything after a known point (a marker task's creation), and count what
+          // arrives: the replay-then-live start leaves no race with the submit below.
+          let marker = try await client.submit(
+            type: "marker",
+            payload: Data(),
+            options: TaskOptions(queue: "markers")
+          )
+          let start = try await client.get(marker.task.id).sequence
+          #expect(start > 0)
+          var iterator = client.watch(filter: TaskFilter(), after: start).makeAsyncIterator()
           var options = TaskOptions()
           options.leaseDuration = .seconds(10)
           let task = try await client.submit(
@@ -58,7 +65,7 @@ struct RestartTests {
 
           let sequences = seen.map(\.sequence)
           // Every event exactly once: sequences are consecutive, none missing, none repeated.
-          #expect(sequences == Array(sequences.first!...sequences.last!))
+          #expect(sequences == Array((start + 1)...sequences.last!))
           let progress = seen.filter { $0.kind == .progress }.map(\.progress)
           #expect(progress == [10, 60])
           let snapshot = try await client.get(task.id)

@@ -49,8 +49,10 @@ struct WorkerEndToEndTests {
           var kinds: [TaskEvent.Kind] = []
           for try await event in client.watch(task.id) {
             kinds.append(event.kind)
-            if event.kind == .progress {
-              #expect(event.progress == 40)
+            // The progress arrives as its own event, or inside the first snapshot when the
+            // handler reported it before the watch subscribed.
+            if event.progress == 40 {
+              #expect(event.kind == .progress || event.kind == .snapshot)
               #expect(event.progressMessage == "resizing")
               proceed.open()
             }
@@ -60,7 +62,7 @@ struct WorkerEndToEndTests {
             }
           }
           #expect(kinds.first == .snapshot)
-          #expect(kinds.contains(.progress))
+          #expect(proceed.isOpen)
           #expect(try await client.result(of: task) == .init(label: "p"))
         }
       }

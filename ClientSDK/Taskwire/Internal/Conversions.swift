@@ -118,9 +118,9 @@ extension TaskEvent {
       kind: Kind(event.kind),
       state: event.state == .unspecified && snapshot != nil
         ? snapshot!.state : TaskState(event.state),
-      attempt: event.attempt,
-      progress: event.progress,
-      progressMessage: event.message,
+      attempt: snapshot?.attempt ?? event.attempt,
+      progress: snapshot?.progress ?? event.progress,
+      progressMessage: snapshot?.progressMessage ?? event.message,
       error: event.error,
       resultSize: event.resultSize,
       time: Date(unixMilliseconds: event.timeMs),

@@ -114,7 +114,11 @@ let package = Package(
     ),
     .target(
       name: "TaskwireTesting",
-      dependencies: ["Taskwire", "TaskwireRuntime", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator"],
+      dependencies: [
+        "Taskwire", "TaskwireRuntime", "TaskwireServer", "TaskwireSQLite", "TaskwireCoordinator",
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
       path: "ClientSDK/TaskwireTesting",
       swiftSettings: strictSettings
     ),
@@ -185,7 +189,7 @@ let package = Package(
     .testTarget(
       name: "TaskwireCommandTests",
       dependencies: [
-        "taskwire", "TaskwireCore",
+        "taskwire", "TaskwireCore", "Taskwire",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings

@@ -16,8 +16,7 @@ final class CallTable: Sendable {
 
   private struct State {
     var calls: [UInt64: (cancellation: CallCancellation, long: Bool)] = [:]
-    /// Calls that ended but whose answer is not written yet: they still count toward the limit,
-    /// so a peer that does not read cannot make answers pile up.
+    /// Calls that ended but whose answer is not written yet (bounded like the calls themselves).
     var unwritten = 0
     var draining = false
     var onDrained: (@Sendable () -> Void)?
@@ -35,8 +34,13 @@ final class CallTable: Sendable {
     self.state.withLock { state in
       if state.calls[id] != nil { return .duplicate }
       if state.draining { return .draining }
-      let inFlight = state.calls.count + state.unwritten
-      if inFlight >= self.maxConcurrentCalls { return .tooMany(inFlight: inFlight) }
+      // Calls in flight are bounded by the limit; answers not yet written are bounded by it too,
+      // separately, so a pipelining client that reads promptly never trips over answers still
+      // on their way out, while a peer that stops reading cannot make them pile up.
+      if state.calls.count >= self.maxConcurrentCalls {
+        return .tooMany(inFlight: state.calls.count)
+      }
+      if state.unwritten >= self.maxConcurrentCalls { return .tooMany(inFlight: state.unwritten) }
       let cancellation = CallCancellation()
       state.calls[id] = (cancellation, long)
       return .admitted(cancellation)

@@ -37,10 +37,18 @@ final class RawClient: Sendable {
     tlsVersions: (minimum: TLSVersion, maximum: TLSVersion)? = nil,
     plaintext: Bool = false,
     receiveBufferBytes: Int? = nil,
-    reading: Bool = true
+    reading: Bool = true,
+    clientCertificate: (chainPEM: String, keyPEM: String)? = nil
   ) async throws -> RawClient {
     var tls = TLSConfiguration.makeClientConfiguration()
     tls.trustRoots = .file(caPath)
+    if let certificate = clientCertificate {
+      tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.chainPEM.utf8))
+        .map { .certificate($0) }
+      tls.privateKey = .privateKey(
+        try NIOSSLPrivateKey(bytes: Array(certificate.keyPEM.utf8), format: .pem)
+      )
+    }
     if let versions = tlsVersions {
       tls.minimumTLSVersion = versions.minimum
       tls.maximumTLSVersion = versions.maximum

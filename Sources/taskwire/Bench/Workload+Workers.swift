@@ -108,7 +108,8 @@ extension Workload {
         try await withThrowingTaskGroup(of: Void.self) { group in
           for _ in 0..<total {
             due = due + interval
-            try await Task.sleep(until: due, clock: .continuous)  // open-loop pacing of the offered load
+            // Open-loop pacing of the offered load.
+            try await Task.sleep(until: due, clock: .continuous)
             var payload = self.payload
             var now = monotonicNanoseconds()
             withUnsafeBytes(of: &now) { payload.replaceSubrange(0..<8, with: $0) }

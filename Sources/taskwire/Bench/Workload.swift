@@ -71,7 +71,7 @@ struct Workload: Sendable {
   ) {
     let queue = "bench-\(UUID().uuidString.prefix(8))"
     return try await self.withClients(clients) { clients in
-      let perLoop = total / (clients.count * inflight)
+      let perLoop = max(1, total / (clients.count * inflight))
       let start = ContinuousClock.now
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {
@@ -122,7 +122,7 @@ struct Workload: Sendable {
     operations: Int, seconds: Double
   ) {
     try await self.withClients(clients) { clients in
-      let perLoop = total / (clients.count * inflight)
+      let perLoop = max(1, total / (clients.count * inflight))
       let start = ContinuousClock.now
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {

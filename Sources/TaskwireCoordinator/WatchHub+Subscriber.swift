@@ -30,12 +30,14 @@ extension WatchHub {
       self.limits = limits
     }
 
-    /// Whether the watcher wants `event`.
+    /// Whether the watcher wants `event`: one of its task ids, or (without ids) every filter it
+    /// set — queues, types, states, and the task's creator (`created_by`).
     func matches(_ event: EventRecord) -> Bool {
       if !self.taskIDs.isEmpty { return self.taskIDs.contains(event.taskID) }
       if !self.filter.queues.isEmpty, !self.filter.queues.contains(event.queue) { return false }
       if !self.filter.types.isEmpty, !self.filter.types.contains(event.type) { return false }
       if !self.filter.states.isEmpty, !self.filter.states.contains(event.state) { return false }
+      if !self.filter.createdBy.isEmpty, self.filter.createdBy != event.createdBy { return false }
       return true
     }
 
@@ -105,6 +107,6 @@ extension EventRecord {
   /// Bytes an event takes in a watch buffer, roughly.
   var approximateSize: Int {
     96 + self.taskID.utf8.count + self.message.utf8.count + self.error.utf8.count
-      + self.queue.utf8.count + self.type.utf8.count
+      + self.queue.utf8.count + self.type.utf8.count + self.createdBy.utf8.count
   }
 }

@@ -21,10 +21,10 @@ extension CallRouter {
         what: "task ids in one watch"
       )
     }
-    guard proto.filter.createdBy.isEmpty, proto.filter.idempotencyKey.isEmpty else {
+    guard proto.filter.idempotencyKey.isEmpty else {
       return WireStatus(
         .invalidArgument,
-        "watch filters by queue, type and state (or task ids); created_by and idempotency_key filter list and count only"
+        "watch filters by queue, type, state and created_by (or task ids); idempotency_key filters list and count only (get the task's id from Submit or List and watch it by id)"
       )
     }
     var request = WatchRequest()

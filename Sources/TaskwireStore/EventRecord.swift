@@ -47,6 +47,9 @@ public struct EventRecord: Sendable, Hashable {
   public var type: String
   /// When a retrying or scheduled task runs next; 0 otherwise.
   public var nextRunMs: Int64
+  /// Who created the task (``TaskRecord/createdBy``: its `metadata["created_by"]`), or empty.
+  /// Every event of a task carries it, so a watch can filter by creator without reading the task.
+  public var createdBy: String
 
   /// Creates an event.
   public init(
@@ -62,7 +65,8 @@ public struct EventRecord: Sendable, Hashable {
     timeMs: Int64,
     queue: String,
     type: String,
-    nextRunMs: Int64 = 0
+    nextRunMs: Int64 = 0,
+    createdBy: String = ""
   ) {
     self.sequence = sequence
     self.taskID = taskID
@@ -77,5 +81,6 @@ public struct EventRecord: Sendable, Hashable {
     self.queue = queue
     self.type = type
     self.nextRunMs = nextRunMs
+    self.createdBy = createdBy
   }
 }

@@ -84,13 +84,19 @@ struct ClientArgumentTests {
     #expect(throws: (any Error).self) { try ListCommand.parse(["--limit", "0"]) }
   }
 
-  @Test("watch takes ids or filters, and --after")
+  @Test("watch takes ids or filters (--queue, --type, --created-by), and --after")
   func watchArguments() throws {
     let byID = try WatchCommand.parse(["A", "B", "--after", "42"])
     #expect(byID.ids == ["A", "B"] && byID.after == 42)
     let filtered = try WatchCommand.parse(["--queue", "q", "--type", "t"])
     #expect(filtered.ids.isEmpty && filtered.queue == ["q"] && filtered.type == ["t"])
+    #expect(filtered.filter().createdBy == nil)
     #expect(throws: (any Error).self) { try WatchCommand.parse(["A", "--queue", "q"]) }
+    let byCreator = try WatchCommand.parse(["--created-by", "alice", "--queue", "q"])
+    #expect(byCreator.filter().createdBy == "alice")
+    #expect(byCreator.filter().queues == ["q"])
+    #expect(throws: (any Error).self) { try WatchCommand.parse(["A", "--created-by", "alice"]) }
+    #expect(throws: (any Error).self) { try WatchCommand.parse(["--created-by", ""]) }
   }
 
   @Test("Every subcommand is reachable from the root")

@@ -33,7 +33,13 @@ struct MigrationTests {
     let kept = try await store.submitOne(task("kept"))
     try await store.close()
     // Turn the file back into what version 1 made.
-    execute(path, "DROP TABLE cleaned_tasks; PRAGMA user_version = 1;")
+    execute(
+      path,
+      """
+      DROP TABLE cleaned_tasks; ALTER TABLE events DROP COLUMN created_by;
+      PRAGMA user_version = 1;
+      """
+    )
     #expect(userVersion(path) == 1)
 
     store = try await SQLiteTaskStore(configuration: .init(path: path))
@@ -66,6 +72,58 @@ struct MigrationTests {
     )
     #expect(wrongToken[0].failureValue == .notFound("task \(cleaned.id)"))
     try await store.close()
+    #expect(userVersion(path) == latestVersion)
+  }
+
+  @Test("A version-2 file gets created_by on its events, filled in from the tasks still stored")
+  func upgradeFromVersion2() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    var store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let kept = try await store.submitOne(task("kept", metadata: ["created_by": "alice"]))
+    let gone = try await store.submitOne(task("gone", metadata: ["created_by": "bob"]))
+    let anonymous = try await store.submitOne(task("anonymous"))
+    _ = try await store.cancel(taskID: gone.id, reason: "", nowMs: t0 + 1)
+    try await store.delete(taskID: gone.id, nowMs: t0 + 2)
+    try await store.close()
+    // Turn the file back into what version 2 made: events without created_by.
+    execute(path, "ALTER TABLE events DROP COLUMN created_by; PRAGMA user_version = 2;")
     #expect(userVersion(path) == 2)
+    #expect(!eventColumns(path).contains("created_by"))
+
+    store = try await SQLiteTaskStore(configuration: .init(path: path))
+    #expect(userVersion(path) == latestVersion)
+    let before = try await store.events(after: 0, limit: 100)
+    let byTask = Dictionary(grouping: before, by: \.taskID)
+    #expect(byTask[kept.id]?.map(\.createdBy) == ["alice"], "filled in from the task row")
+    #expect(byTask[gone.id]?.map(\.createdBy) == ["", "", ""], "the task is gone: unknown")
+    #expect(byTask[anonymous.id]?.map(\.createdBy) == [""])
+    // New events carry it from the start.
+    let grant = try #require(
+      try await store.lease(queues: [], types: ["kept"], max: 1, workerID: "w", nowMs: t0 + 3)
+        .first
+    )
+    let after = try await store.events(after: before.last?.sequence ?? 0, limit: 100)
+    #expect(after.map(\.taskID) == [grant.taskID])
+    #expect(after.map(\.createdBy) == ["alice"])
+    try await store.close()
+  }
+
+  /// The schema version this build migrates to.
+  let latestVersion: Int32 = 3
+
+  /// The column names of the events table.
+  func eventColumns(_ path: String) -> [String] {
+    var db: OpaquePointer?
+    sqlite3_open(path, &db)
+    defer { sqlite3_close(db) }
+    var statement: OpaquePointer?
+    sqlite3_prepare_v2(db, "PRAGMA table_info(events)", -1, &statement, nil)
+    defer { sqlite3_finalize(statement) }
+    var names: [String] = []
+    while sqlite3_step(statement) == SQLITE_ROW {
+      names.append(String(cString: sqlite3_column_text(statement, 1)))
+    }
+    return names
   }
 }

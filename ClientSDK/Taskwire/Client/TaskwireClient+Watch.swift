@@ -24,6 +24,9 @@ extension TaskwireClient {
 
   /// Watches every task matching `filter` (no snapshots), live, or replaying events after the
   /// sequence `after` first. Resumes by itself like ``watch(_:after:)``.
+  ///
+  /// The filter's queues, types, states and ``TaskFilter/createdBy`` apply, to the replay as to
+  /// the live events; an ``TaskFilter/idempotencyKey`` is refused (`invalidArgument`).
   public func watch(filter: TaskFilter, after: UInt64? = nil) -> TaskEventSequence {
     var request = Taskwire_V1_WatchRequest()
     request.filter = filter.proto

@@ -2,6 +2,9 @@ public import Foundation
 
 /// Which tasks ``TaskwireClient/list(filter:pageSize:)``, ``TaskwireClient/count(filter:)`` and a
 /// filtered ``TaskwireClient/watch(filter:after:)`` see. Empty properties do not filter.
+///
+/// A watch filters by ``queues``, ``types``, ``states`` and ``createdBy``; it refuses
+/// ``idempotencyKey`` (`invalidArgument`) and does not apply ``createdAfter``/``createdBefore``.
 public struct TaskFilter: Sendable, Hashable {
   /// Only these queues.
   public var queues: [String] = []
@@ -9,9 +12,10 @@ public struct TaskFilter: Sendable, Hashable {
   public var types: [String] = []
   /// Only these states.
   public var states: [TaskState] = []
-  /// Only tasks whose `created_by` metadata is this.
+  /// Only tasks whose `created_by` metadata is this (by default the name of the token that
+  /// submitted them). A watch applies it to every event of such a task, live and replayed.
   public var createdBy: String?
-  /// Only the task with this idempotency key.
+  /// Only the task with this idempotency key (list and count only: watch that task by id).
   public var idempotencyKey: String?
   /// Only tasks created at or after this time.
   public var createdAfter: Date?

@@ -138,6 +138,15 @@ enum Schema {
     ) WITHOUT ROWID;
     CREATE INDEX cleaned_tasks_finished ON cleaned_tasks(finished_ms);
     """,
+    // 3: events carry their task's created_by, so a watch resumed from a sequence can filter the
+    // replay by creator. Kept events of tasks still stored get it from the task row; those of
+    // tasks already deleted keep '' (their creator is gone with them).
+    """
+    ALTER TABLE events ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    UPDATE events
+    SET created_by = (SELECT tasks.created_by FROM tasks WHERE tasks.id = events.task_id)
+    WHERE task_id IN (SELECT id FROM tasks WHERE created_by <> '');
+    """,
   ]
 
   /// Applies the migrations the file lacks. Returns how many ran.

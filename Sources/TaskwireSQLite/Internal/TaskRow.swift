@@ -104,7 +104,7 @@ enum TaskRow {
 
   static let eventColumns = """
     seq, task_id, kind, state, attempt, progress, message, error, result_size, time_ms, queue, \
-    type, next_run_ms
+    type, next_run_ms, created_by
     """
 
   static func decodeEvent(_ s: SQLiteStatement) -> EventRecord {
@@ -121,7 +121,8 @@ enum TaskRow {
       timeMs: s.int64(9),
       queue: s.string(10),
       type: s.string(11),
-      nextRunMs: s.int64(12)
+      nextRunMs: s.int64(12),
+      createdBy: s.string(13)
     )
   }
 

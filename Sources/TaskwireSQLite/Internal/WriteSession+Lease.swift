@@ -148,7 +148,8 @@ extension WriteSession {
         attempt: attempt,
         timeMs: nowMs,
         queue: queue,
-        type: type
+        type: type,
+        createdBy: grant.metadata["created_by"] ?? ""
       )
     )
     move(queue: queue, from: .pending, to: .running)

@@ -186,7 +186,8 @@ extension WriteSession {
         timeMs: nowMs,
         queue: task.queue,
         type: task.type,
-        nextRunMs: record.nextRunMs
+        nextRunMs: record.nextRunMs,
+        createdBy: record.createdBy
       )
     )
     move(queue: task.queue, from: nil, to: state)

@@ -68,19 +68,22 @@ extension WriteSession {
   func promoteDue(nowMs: Int64) throws -> [String: Int] {
     let s = try db.statement(
       """
-      SELECT rid, id, queue, type, state, attempt FROM tasks INDEXED BY tasks_due
+      SELECT rid, id, queue, type, state, attempt, created_by FROM tasks INDEXED BY tasks_due
       WHERE state IN (2, 4) AND next_run_ms <= ? ORDER BY next_run_ms LIMIT ?
       """
     )
     s.bind(0, nowMs)
     s.bind(1, Self.sweepBatch)
     var due:
-      [(rid: Int64, id: String, queue: String, type: String, state: TaskState, attempt: Int32)] = []
+      [(
+        rid: Int64, id: String, queue: String, type: String, state: TaskState, attempt: Int32,
+        createdBy: String
+      )] = []
     while try s.step() {
       due.append(
         (
           s.int64(0), s.string(1), s.string(2), s.string(3),
-          TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5)
+          TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5), s.string(6)
         )
       )
     }
@@ -104,7 +107,8 @@ extension WriteSession {
           attempt: task.attempt,
           timeMs: nowMs,
           queue: task.queue,
-          type: task.type
+          type: task.type,
+          createdBy: task.createdBy
         )
       )
       move(queue: task.queue, from: task.state, to: .pending)

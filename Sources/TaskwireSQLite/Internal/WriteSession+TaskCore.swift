@@ -22,12 +22,14 @@ struct TaskCore {
   var attemptStartedMs: Int64
   var nextRunMs: Int64
   var cancelReason: String
+  /// Who created the task; every event of the task carries it.
+  var createdBy: String
 
   static let columns = """
     rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms, \
     retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested, \
     clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms, \
-    next_run_ms, cancel_reason
+    next_run_ms, cancel_reason, created_by
     """
 
   init(_ s: SQLiteStatement) {
@@ -55,6 +57,7 @@ struct TaskCore {
     attemptStartedMs = s.int64(19)
     nextRunMs = s.int64(20)
     cancelReason = s.string(21)
+    createdBy = s.string(22)
   }
 
   /// Whether `token` holds the task's current lease.
@@ -107,7 +110,8 @@ extension WriteSession {
       timeMs: nowMs,
       queue: core.queue,
       type: core.type,
-      nextRunMs: nextRunMs
+      nextRunMs: nextRunMs,
+      createdBy: core.createdBy
     )
   }
 

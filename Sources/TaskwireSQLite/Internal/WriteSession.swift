@@ -185,7 +185,10 @@ final class WriteSession {
     lastSequence += 1
     event.sequence = lastSequence
     let s = try db.statement(
-      "INSERT INTO events(\(TaskRow.eventColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+      """
+      INSERT INTO events(\(TaskRow.eventColumns))
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      """
     )
     s.bind(0, Int64(event.sequence))
     s.bind(1, event.taskID)
@@ -200,6 +203,7 @@ final class WriteSession {
     s.bind(10, event.queue)
     s.bind(11, event.type)
     s.bind(12, event.nextRunMs)
+    s.bind(13, event.createdBy)
     _ = try s.step()
     s.reset()
     events.append(event)

@@ -15,10 +15,10 @@ struct WatchCommand: AsyncParsableCommand {
     abstract: "Watch tasks live: progress bars on a terminal, JSON lines when piped.",
     discussion: """
       With task ids, starts from each task's current state (a SNAPSHOT event) and ends once \
-      every one of them has finished. Without ids, watches every task matching --queue and \
-      --type until interrupted. --after SEQ replays the events after that sequence number \
-      first (no snapshots). When stdout is not a terminal (or with --json), prints one JSON \
-      object per event per line; on a terminal, one progress bar per task.
+      every one of them has finished. Without ids, watches every task matching --queue, \
+      --type and --created-by until interrupted. --after SEQ replays the events after that \
+      sequence number first (no snapshots). When stdout is not a terminal (or with --json), \
+      prints one JSON object per event per line; on a terminal, one progress bar per task.
 
       \(CLIExitCode.table)
       """
@@ -35,6 +35,12 @@ struct WatchCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Only this task type (repeatable; without ids).")
   var type: [String] = []
 
+  @Option(
+    name: .customLong("created-by"),
+    help: "Only tasks created by this token name (their created_by metadata; without ids)."
+  )
+  var createdBy: String?
+
   @Option(name: .long, help: "Replay the events after this sequence number first.")
   var after: UInt64?
 
@@ -42,9 +48,21 @@ struct WatchCommand: AsyncParsableCommand {
   var json = false
 
   func validate() throws {
-    if !self.ids.isEmpty, !self.queue.isEmpty || !self.type.isEmpty {
-      throw ValidationError("watch either task ids or --queue/--type filters, not both")
+    if !self.ids.isEmpty, !self.queue.isEmpty || !self.type.isEmpty || self.createdBy != nil {
+      throw ValidationError(
+        "watch either task ids or --queue/--type/--created-by filters, not both"
+      )
     }
+    if let createdBy = self.createdBy, createdBy.isEmpty {
+      throw ValidationError("--created-by needs a name")
+    }
+  }
+
+  /// The filter this command line asks for (without ids).
+  func filter() -> TaskFilter {
+    var filter = TaskFilter(queues: self.queue, types: self.type)
+    filter.createdBy = self.createdBy
+    return filter
   }
 
   func run() async throws {
@@ -59,7 +77,7 @@ struct WatchCommand: AsyncParsableCommand {
       _ = try await client.health()
       let events =
         ids.isEmpty
-        ? client.watch(filter: TaskFilter(queues: self.queue, types: self.type), after: self.after)
+        ? client.watch(filter: self.filter(), after: self.after)
         : client.watch(ids, after: self.after)
       var finished: Set<String> = []
       for try await event in events {

@@ -173,18 +173,27 @@ public final class Coordinator: Sendable {
 
 /// Forwards the store's commit notifications to the coordinator, which exists only after the
 /// store: create the relay first, give the store `relay.listener`, then the coordinator the relay.
+///
+/// The target sits in a class box: a closure kept directly in a `Mutex` and read back with
+/// `withLock { $0 }` is re-wrapped in a new reabstraction thunk on every read (Swift 6.3), so
+/// each commit walked a longer chain until the writer thread's stack overflowed.
 public final class CommitRelay: Sendable {
-  private let target = Mutex<(@Sendable ([EventRecord]) -> Void)?>(nil)
+  private final class Target: Sendable {
+    let deliver: @Sendable ([EventRecord]) -> Void
+    init(_ deliver: @escaping @Sendable ([EventRecord]) -> Void) { self.deliver = deliver }
+  }
+
+  private let target = Mutex<Target?>(nil)
 
   public init() {}
 
   /// The closure to pass as the store's commit listener.
   public var listener: @Sendable ([EventRecord]) -> Void {
-    { [self] events in self.target.withLock { $0 }?(events) }
+    { [self] events in self.target.withLock { $0 }?.deliver(events) }
   }
 
   func attach(_ target: @escaping @Sendable ([EventRecord]) -> Void) {
-    self.target.withLock { $0 = target }
+    self.target.withLock { $0 = Target(target) }
   }
 }
 

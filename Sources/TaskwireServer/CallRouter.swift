@@ -63,6 +63,18 @@ final class CallRouter: Sendable {
     }
   }
 
+  /// Answers a health call. It touches only in-memory state, so the connection answers it in its
+  /// own loop, in the same write as the other answers of the read burst.
+  func health() async -> Taskwire_V1_Frame.OneOf_Body {
+    var response = Taskwire_V1_HealthResponse()
+    let storeOK = (try? await self.coordinator.store.latestSequence()) != nil
+    response.storeOk = storeOK
+    response.accepting = true
+    response.ready = storeOK
+    response.serverVersion = taskwireVersion
+    return .healthResponse(response)
+  }
+
   /// Answers pipelined single submits of one read burst with one store hand-off.
   func submitEach(_ requests: [Taskwire_V1_SubmitRequest], context: CallContext) async
     -> [Taskwire_V1_Frame.OneOf_Body]
@@ -137,13 +149,7 @@ final class CallRouter: Sendable {
     )
     switch body {
     case .healthRequest:
-      var response = Taskwire_V1_HealthResponse()
-      let storeOK = (try? await coordinator.store.latestSequence()) != nil
-      response.storeOk = storeOK
-      response.accepting = true
-      response.ready = storeOK
-      response.serverVersion = taskwireVersion
-      return .healthResponse(response)
+      return await self.health()
 
     case .submitRequest(let request):
       let results = try await coordinator.submit(

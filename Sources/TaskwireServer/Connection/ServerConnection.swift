@@ -187,6 +187,11 @@ struct ServerConnection {
         immediate.append(.failure(id, status, stream: isWatch))
         continue
       }
+      if case .healthRequest = body {
+        // In-memory only: answered here, in the burst's one write, without a task of its own.
+        immediate.append(.answer(id, await self.router.health()))
+        continue
+      }
       let cancellation: CallCancellation
       switch calls.begin(id, long: isLong) {
       case .admitted(let admitted):
@@ -228,7 +233,8 @@ struct ServerConnection {
           await writer.write([.answer(id, .streamEnd(.with { $0.status = end.proto }))])
           calls.answered()
         }
-      } else {
+      } else if isLong {
+        // A long poll races its work against cancel_call and shutdown.
         group.addTask {
           let answer =
             await runCancellable(
@@ -236,6 +242,15 @@ struct ServerConnection {
               cancelledBy: cancellation
             )
             ?? .error(cancellation.status.proto)
+          calls.end(id)
+          await writer.write([.answer(id, answer)])
+          calls.answered()
+        }
+      } else {
+        // A short call runs to its answer: cancel_call may not cut it short (docs/protocol.md
+        // 6.5), so it needs no race and no extra tasks.
+        group.addTask {
+          let answer = await router.unary(body, context: context)
           calls.end(id)
           await writer.write([.answer(id, answer)])
           calls.answered()

@@ -160,8 +160,11 @@ public final class TaskwireWorker: Service, Sendable {
   private func leaseLoop(types: [String], delivery: AsyncStream<LeasedTask>.Continuation) async {
     var failures = 0
     while !Task.isCancelled {
-      let free = await self.state.waitForFreeSlots()
-      guard free > 0, !Task.isCancelled else { return }
+      guard await self.state.waitForFreeSlots() > 0, !Task.isCancelled else { return }
+      // Completions acknowledged in one read burst free their slots one after another: let the
+      // rest of them land first, so one lease call covers every slot they free.
+      await Task.yield()
+      let free = max(1, self.state.freeSlots)
       var request = Taskwire_V1_LeaseRequest()
       request.queues = self.configuration.queues
       request.types = types

@@ -21,6 +21,9 @@ final class WorkerState: Sendable {
 
   var isStopping: Bool { self.state.withLock { $0.stopping } }
 
+  /// How many slots are free right now.
+  var freeSlots: Int { self.state.withLock { $0.capacity - $0.reserved } }
+
   /// Waits until at least one slot is free and returns how many are; 0 when cancelled.
   func waitForFreeSlots() async -> Int {
     await withTaskCancellationHandler {

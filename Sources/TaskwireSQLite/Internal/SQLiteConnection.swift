@@ -21,7 +21,11 @@ final class SQLiteConnection {
   let handle: OpaquePointer
   private var cache: [String: SQLiteStatement] = [:]
 
+  /// Process-wide SQLite settings, applied once before the first connection opens.
+  private static let configured: Bool = taskwire_sqlite3_disable_memstatus() == SQLITE_OK
+
   init(path: String, readOnly: Bool, vfs: String?) throws(SQLiteError) {
+    _ = Self.configured
     var db: OpaquePointer?
     let flags =
       (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -33,6 +37,8 @@ final class SQLiteConnection {
       throw SQLiteError(code: rc, message: message)
     }
     self.handle = db
+    // The writer runs many small statements per task: room for their small allocations.
+    _ = taskwire_sqlite3_lookaside(db, 1_200, readOnly ? 128 : 1_024)
     sqlite3_extended_result_codes(db, 1)
     sqlite3_busy_timeout(db, 10_000)
   }

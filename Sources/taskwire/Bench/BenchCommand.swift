@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 import Taskwire
+import TaskwireSQLite
 
 /// `taskwire bench`: measures a Taskwire deployment — by default a server it starts itself (from
 /// this binary, on a temporary data directory) — over real TLS, and prints one line per figure,
@@ -14,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
     discussion: """
       Figures (docs/benchmarks.md): submit (single and batched, 1 and 16 connections), drain \
       (1/4/16 workers), submit→start latency at a fixed rate, rpc (health calls), watch fan-out, \
-      server RSS with many pending tasks and with many idle TLS connections, and an fsync probe. \
+      server RSS with many pending tasks and with many idle TLS connections, the store alone in \
+      this process (no network), and an fsync probe. \
       Against a running server pass --data-dir (development setup) instead of starting one.
       """
   )
@@ -24,8 +26,10 @@ struct BenchCommand: AsyncParsableCommand {
   @Option(help: "Payload bytes.") var payloadBytes = 128
   @Option(help: "Durability of the server the bench starts: full or relaxed.") var durability =
     "full"
-  @Option(help: "Benchmarks to run, comma-separated: submit,rpc,drain,latency,watch,memory.")
-  var only = "submit,rpc,drain,latency,watch,memory"
+  @Option(
+    help: "Benchmarks to run, comma-separated: submit,rpc,drain,latency,watch,memory,store."
+  )
+  var only = "submit,rpc,drain,latency,watch,memory,store"
   @Option(help: "Offered rate for the latency benchmark, tasks/s.") var rate = 1_000
   @Option(help: "Pending tasks for the memory figure.") var memoryTasks = 1_000_000
   @Option(help: "Idle TLS connections for the memory figure.") var idleConnections = 10_000
@@ -140,6 +144,36 @@ struct BenchCommand: AsyncParsableCommand {
           )
         )
       }
+    }
+    if selected.contains("store") {
+      let store = StoreWorkload(
+        payload: payload,
+        durability: self.durability == "relaxed" ? .relaxed : .full
+      )
+      var submits: [Double] = []
+      var drains: [Double] = []
+      for _ in 0..<self.runs {
+        let (submit, drain) = try await store.run(total: self.tasks)
+        submits.append(submit)
+        drains.append(drain)
+      }
+      let labels = [("where", "in_process"), ("durability", self.durability)]
+      emit(
+        Figure(
+          name: "store",
+          labels: [("op", "submit_batch100")] + labels,
+          unit: "tps",
+          values: submits
+        )
+      )
+      emit(
+        Figure(
+          name: "store",
+          labels: [("op", "lease64_complete")] + labels,
+          unit: "tps",
+          values: drains
+        )
+      )
     }
     if selected.contains("watch") {
       let (eventsPerSecond, p99) = try await workload.watchFanOut(

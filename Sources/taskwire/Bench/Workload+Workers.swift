@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import Synchronization
@@ -128,9 +129,7 @@ extension Workload {
   }
 }
 
-/// CLOCK_MONOTONIC in nanoseconds.
+/// The monotonic clock in nanoseconds.
 func monotonicNanoseconds() -> UInt64 {
-  var time = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &time)
-  return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+  DispatchTime.now().uptimeNanoseconds
 }

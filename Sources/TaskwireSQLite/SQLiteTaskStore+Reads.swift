@@ -141,7 +141,9 @@ extension SQLiteTaskStore {
 
   public func listTokens() async throws -> [TokenRecord] {
     try await read { db in
-      let s = try db.statement("SELECT \(TaskRow.tokenColumns) FROM tokens ORDER BY created_ms, id")
+      let s = try db.statement(
+        dynamic: "SELECT \(TaskRow.tokenColumns) FROM tokens ORDER BY created_ms, id"
+      )
       var tokens: [TokenRecord] = []
       while try s.step() { tokens.append(TaskRow.decodeToken(s)) }
       s.reset()
@@ -152,7 +154,8 @@ extension SQLiteTaskStore {
   public func token(hash: String) async throws -> TokenRecord? {
     try await read { db in
       let s = try db.statement(
-        "SELECT \(TaskRow.tokenColumns) FROM tokens WHERE hash = ? AND revoked_ms = 0 LIMIT 1"
+        dynamic:
+          "SELECT \(TaskRow.tokenColumns) FROM tokens WHERE hash = ? AND revoked_ms = 0 LIMIT 1"
       )
       s.bind(0, hash)
       defer { s.reset() }
@@ -165,7 +168,7 @@ extension SQLiteTaskStore {
     if limit == 0 { return [] }
     return try await read { db in
       let s = try db.statement(
-        "SELECT \(TaskRow.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+        dynamic: "SELECT \(TaskRow.eventColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
       )
       s.bind(0, Int64(clamping: after))
       s.bind(1, limit)

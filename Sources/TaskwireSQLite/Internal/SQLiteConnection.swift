@@ -20,6 +20,7 @@ let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 final class SQLiteConnection {
   let handle: OpaquePointer
   private var cache: [String: SQLiteStatement] = [:]
+  private var literalCache: [UnsafeRawPointer: SQLiteStatement] = [:]
 
   /// Process-wide SQLite settings, applied once before the first connection opens.
   private static let configured: Bool = taskwire_sqlite3_disable_memstatus() == SQLITE_OK
@@ -46,7 +47,9 @@ final class SQLiteConnection {
   /// Finalizes every statement and closes; errors are ignored (used after I/O failures too).
   func close() {
     for statement in cache.values { statement.finalize() }
+    for statement in literalCache.values { statement.finalize() }
     cache.removeAll()
+    literalCache.removeAll()
     sqlite3_close_v2(handle)
   }
 
@@ -65,18 +68,39 @@ final class SQLiteConnection {
     }
   }
 
-  /// The cached prepared statement for `sql`, reset and with its bindings cleared.
-  func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+  /// The cached prepared statement for the literal `sql`, reset and with its bindings cleared.
+  ///
+  /// Cached by the literal's address: hashing the text of every statement on every call cost the
+  /// writer a few microseconds per task.
+  func statement(_ sql: StaticString) throws(SQLiteError) -> SQLiteStatement {
+    precondition(sql.hasPointerRepresentation, "SQL must be a string literal")
+    let key = UnsafeRawPointer(sql.utf8Start)
+    if let cached = literalCache[key] {
+      cached.reset()
+      return cached
+    }
+    let statement = try prepare(sql.description)
+    literalCache[key] = statement
+    return statement
+  }
+
+  /// The cached prepared statement for SQL built at run time from a bounded set of texts (never
+  /// from user input: every distinct text stays cached).
+  func statement(dynamic sql: String) throws(SQLiteError) -> SQLiteStatement {
     if let cached = cache[sql] {
       cached.reset()
       return cached
     }
+    let statement = try prepare(sql)
+    cache[sql] = statement
+    return statement
+  }
+
+  private func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
     var raw: OpaquePointer?
     let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
     guard rc == SQLITE_OK, let raw else { throw error(rc) }
-    let statement = SQLiteStatement(raw, connection: self)
-    cache[sql] = statement
-    return statement
+    return SQLiteStatement(raw, connection: self)
   }
 
   /// A statement prepared for one use (dynamic SQL); it is finalized when released, never cached.
@@ -88,15 +112,23 @@ final class SQLiteConnection {
   }
 
   /// Runs one statement that returns no rows.
-  func run(_ sql: String, _ bind: (SQLiteStatement) -> Void = { _ in }) throws(SQLiteError) {
+  func run(_ sql: StaticString, _ bind: (SQLiteStatement) -> Void = { _ in }) throws(SQLiteError) {
     let statement = try statement(sql)
     bind(statement)
     _ = try statement.step()
     statement.reset()
   }
 
+  /// Runs one statement built at run time (see ``statement(dynamic:)``) that returns no rows.
+  func run(dynamic sql: String, _ bind: (SQLiteStatement) -> Void) throws(SQLiteError) {
+    let statement = try statement(dynamic: sql)
+    bind(statement)
+    _ = try statement.step()
+    statement.reset()
+  }
+
   /// The first column of the first row as an integer, or `nil` (no row or NULL).
-  func scalar(_ sql: String, _ bind: (SQLiteStatement) -> Void = { _ in }) throws(SQLiteError)
+  func scalar(_ sql: StaticString, _ bind: (SQLiteStatement) -> Void = { _ in }) throws(SQLiteError)
     -> Int64?
   {
     let statement = try statement(sql)

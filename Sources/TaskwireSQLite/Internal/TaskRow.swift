@@ -59,10 +59,12 @@ enum TaskRow {
     )
   }
 
+  private static let selectByID = "SELECT \(columns) FROM tasks WHERE id = ?"
+
   static func load(_ db: SQLiteConnection, id: String, withAttempts: Bool) throws(SQLiteError)
     -> TaskRecord?
   {
-    let s = try db.statement("SELECT \(columns) FROM tasks WHERE id = ?")
+    let s = try db.statement(dynamic: selectByID)
     s.bind(0, id)
     guard try s.step() else { return nil }
     var record = decode(s)

@@ -233,9 +233,7 @@ extension WriteSession {
       createdMs: nowMs,
       revokedMs: 0
     )
-    try db.run(
-      "INSERT INTO tokens(\(TaskRow.tokenColumns)) VALUES (?, ?, ?, ?, ?, 0)"
-    ) {
+    try db.run(dynamic: "INSERT INTO tokens(\(TaskRow.tokenColumns)) VALUES (?, ?, ?, ?, ?, 0)") {
       $0.bind(0, record.id)
       $0.bind(1, record.name)
       $0.bind(2, record.role.rawValue)
@@ -247,10 +245,10 @@ extension WriteSession {
 
   func revokeToken(idOrName: String, nowMs: Int64) throws -> TokenRecord {
     let s = try db.statement(
-      """
-      SELECT \(TaskRow.tokenColumns) FROM tokens
-      WHERE id = ? OR (name = ? AND revoked_ms = 0) ORDER BY revoked_ms LIMIT 1
-      """
+      dynamic: """
+        SELECT \(TaskRow.tokenColumns) FROM tokens
+        WHERE id = ? OR (name = ? AND revoked_ms = 0) ORDER BY revoked_ms LIMIT 1
+        """
     )
     s.bind(0, idOrName)
     s.bind(1, idOrName)

@@ -65,15 +65,26 @@ struct TaskCore {
 }
 
 extension WriteSession {
+  private static let selectCoreByRID = "SELECT \(TaskCore.columns) FROM tasks WHERE rid = ?"
+
+  /// The columns must match ``TaskCore/columns`` (the literal keeps the hot lookup cheap).
   func loadCore(id: String) throws(SQLiteError) -> TaskCore? {
-    let s = try db.statement("SELECT \(TaskCore.columns) FROM tasks WHERE id = ?")
+    let s = try db.statement(
+      """
+      SELECT rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms,
+        retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested,
+        clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms,
+        next_run_ms, cancel_reason, created_by
+      FROM tasks WHERE id = ?
+      """
+    )
     s.bind(0, id)
     defer { s.reset() }
     return try s.step() ? TaskCore(s) : nil
   }
 
   func loadCore(rid: Int64) throws(SQLiteError) -> TaskCore? {
-    let s = try db.statement("SELECT \(TaskCore.columns) FROM tasks WHERE rid = ?")
+    let s = try db.statement(dynamic: Self.selectCoreByRID)
     s.bind(0, rid)
     defer { s.reset() }
     return try s.step() ? TaskCore(s) : nil

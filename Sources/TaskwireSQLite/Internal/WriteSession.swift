@@ -186,7 +186,8 @@ final class WriteSession {
     event.sequence = lastSequence
     let s = try db.statement(
       """
-      INSERT INTO events(\(TaskRow.eventColumns))
+      INSERT INTO events(seq, task_id, kind, state, attempt, progress, message, error,
+        result_size, time_ms, queue, type, next_run_ms, created_by)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       """
     )

@@ -156,29 +156,9 @@ public final class SQLiteTaskStore: TaskStore {
 
   public func submitEach(_ tasks: [NewTask], nowMs: Int64) async throws -> [SubmitOutcome] {
     if tasks.isEmpty { return [] }
-    return try await write { session in
-      var outcomes: [SubmitOutcome] = []
-      outcomes.reserveCapacity(tasks.count)
-      for task in tasks {
-        // Each item in its own savepoint: a refused item leaves no trace, the others stand.
-        let mark = session.mark
-        try session.db.run("SAVEPOINT item")
-        do {
-          let outcome = try session.submit([task], nowMs: nowMs)[0]
-          if case .rejected = outcome {
-            try? session.db.run("ROLLBACK TO item")
-            session.rollback(to: mark)
-          }
-          outcomes.append(outcome)
-        } catch {
-          try? session.db.run("ROLLBACK TO item")
-          session.rollback(to: mark)
-          outcomes.append(.rejected(Self.storeError(error)))
-        }
-        try session.db.run("RELEASE item")
-      }
-      return outcomes
-    }
+    // Each item stands alone (a refused one leaves no trace, the others stand); refusals are
+    // decided before any row is written, so the items need no savepoint of their own.
+    return try await write { try $0.submit(tasks, nowMs: nowMs, independently: true) }
   }
 
   public func lease(queues: [String], types: [String], max: Int, workerID: String, nowMs: Int64)

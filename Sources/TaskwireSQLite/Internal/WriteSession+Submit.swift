@@ -10,7 +10,13 @@ extension WriteSession {
     var key: String
   }
 
-  func submit(_ tasks: [NewTask], nowMs: Int64) throws -> [SubmitOutcome] {
+  /// Submits `tasks`. A batch is atomic: one rejected item rejects them all ("not applied").
+  /// `independently` (pipelined single submits) lets every item stand alone instead, as if each
+  /// were its own call in this order — without a savepoint per item: rejections are decided
+  /// before anything is written, and a failed insert fails the whole operation.
+  func submit(_ tasks: [NewTask], nowMs: Int64, independently: Bool = false) throws
+    -> [SubmitOutcome]
+  {
     var outcomes = [SubmitOutcome?](repeating: nil, count: tasks.count)
     var firstRejected: Int?
     var planned: [String: Int] = [:]
@@ -56,7 +62,7 @@ extension WriteSession {
       planned[task.queue, default: 0] += 1
     }
 
-    if let firstRejected {
+    if let firstRejected, !independently {
       return outcomes.map { outcome in
         if let outcome, case .rejected = outcome { return outcome }
         return .rejected(.failedPrecondition("not applied: item \(firstRejected) was rejected"))
@@ -67,7 +73,13 @@ extension WriteSession {
       outcomes[i] = .created(try insert(task, fingerprint: fingerprints[i], nowMs: nowMs))
     }
     for (i, earlier) in sameAsEarlier {
-      if case .created(let record) = outcomes[earlier] { outcomes[i] = .existing(record) }
+      switch outcomes[earlier] {
+      case .created(let record)?, .existing(let record)?: outcomes[i] = .existing(record)
+      // Only when independent: the earlier item with this key was refused (its queue was
+      // full), so this one, asking the same, is refused the same way.
+      case .rejected(let error)?: outcomes[i] = .rejected(error)
+      case nil: outcomes[i] = .rejected(.internal("submit item \(earlier) has no outcome"))
+      }
     }
     return outcomes.map { $0! }
   }

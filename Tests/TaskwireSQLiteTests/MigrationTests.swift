@@ -109,8 +109,63 @@ struct MigrationTests {
     try await store.close()
   }
 
+  @Test("A version-3 file's running-attempt rows give way to the task row; ended ones stay")
+  func upgradeFromVersion3() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    var store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let running = try await store.submitOne(task("running"))
+    let retried = try await store.submitOne(task("retried"))
+    let first = try await store.lease(
+      queues: [],
+      types: ["retried"],
+      max: 1,
+      workerID: "w1",
+      nowMs: t0
+    )
+    _ = try await store.fail(
+      taskID: retried.id,
+      token: try #require(first.first).leaseToken,
+      error: "boom",
+      permanent: false,
+      retryAfterMs: 0,
+      nowMs: t0 + 1
+    )
+    let grant = try #require(
+      try await store.lease(queues: [], types: ["running"], max: 1, workerID: "w2", nowMs: t0 + 2)
+        .first
+    )
+    try await store.close()
+    // What version 3 wrote at lease: a row for the running attempt.
+    execute(
+      path,
+      """
+      INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, outcome)
+      SELECT id, attempt, worker_id, lease_token, attempt_started_ms, 1 FROM tasks WHERE state = 3;
+      PRAGMA user_version = 3;
+      """
+    )
+    store = try await SQLiteTaskStore(configuration: .init(path: path))
+    #expect(userVersion(path) == latestVersion)
+    let live = try #require(try await store.get(taskID: running.id))
+    #expect(live.attempts.map(\.outcome) == [.running], "one running attempt, from the task row")
+    #expect(live.attempts.first?.workerID == "w2")
+    #expect(live.attempts.first?.startedMs == t0 + 2)
+    let failedOnce = try #require(try await store.get(taskID: retried.id))
+    #expect(failedOnce.attempts.map(\.outcome) == [.failed], "ended attempts are kept")
+    let done = try await store.complete(
+      [Completion(taskID: running.id, token: grant.leaseToken)],
+      nowMs: t0 + 5
+    )
+    #expect((try? done[0].get()) != nil)
+    let finished = try #require(try await store.get(taskID: running.id))
+    #expect(finished.attempts.map(\.outcome) == [.succeeded])
+    #expect(finished.attempts.first?.durationMs == 3)
+    try await store.close()
+  }
+
   /// The schema version this build migrates to.
-  let latestVersion: Int32 = 3
+  let latestVersion: Int32 = 4
 
   /// The column names of the events table.
   func eventColumns(_ path: String) -> [String] {

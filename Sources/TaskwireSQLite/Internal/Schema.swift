@@ -147,6 +147,17 @@ enum Schema {
     SET created_by = (SELECT tasks.created_by FROM tasks WHERE tasks.id = events.task_id)
     WHERE task_id IN (SELECT id FROM tasks WHERE created_by <> '');
     """,
+    // 4: an attempt's row is written once, when the attempt ends; the running attempt lives in
+    // its task row (worker_id, lease_token, attempt_started_ms). Rows of running attempts written
+    // at lease by earlier versions are superseded by their task rows.
+    """
+    DELETE FROM attempts
+    WHERE outcome = 1 AND EXISTS (
+      SELECT 1 FROM tasks
+      WHERE tasks.id = attempts.task_id AND tasks.state = 3
+        AND tasks.lease_token = attempts.lease_token
+    );
+    """,
   ]
 
   /// Applies the migrations the file lacks. Returns how many ran.

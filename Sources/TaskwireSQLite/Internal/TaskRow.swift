@@ -11,7 +11,7 @@ enum TaskRow {
     lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success, created_by, \
     state, attempt, progress, progress_message, last_error, result, result_content_type, \
     worker_id, lease_token, lease_deadline_ms, created_ms, started_ms, finished_ms, updated_ms, \
-    next_run_ms, cancel_requested, cancel_reason, last_seq
+    next_run_ms, cancel_requested, cancel_reason, last_seq, attempt_started_ms
     """
 
   static func decode(_ s: SQLiteStatement) -> TaskRecord {
@@ -68,8 +68,26 @@ enum TaskRow {
     s.bind(0, id)
     guard try s.step() else { return nil }
     var record = decode(s)
+    let attemptStartedMs = s.int64(38)
     s.reset()
-    if withAttempts { record.attempts = try attempts(db, taskID: id) }
+    if withAttempts {
+      record.attempts = try attempts(db, taskID: id)
+      // The running attempt lives in the task row until it ends (then it gets its own row).
+      if record.state == .running {
+        record.attempts.append(
+          AttemptRecord(
+            number: record.attempt,
+            workerID: record.workerID,
+            startedMs: attemptStartedMs,
+            endedMs: 0,
+            durationMs: 0,
+            outcome: .running,
+            error: "",
+            resultSize: 0
+          )
+        )
+      }
+    }
     return record
   }
 

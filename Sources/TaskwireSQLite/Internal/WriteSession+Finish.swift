@@ -45,8 +45,7 @@ extension WriteSession {
     _ = try s.step()
     s.reset()
     try endAttempt(
-      taskID: core.id,
-      token: item.token,
+      core,
       outcome: .succeeded,
       resultSize: resultSize,
       answer: .succeeded,
@@ -147,8 +146,7 @@ extension WriteSession {
       nextRunMs = nowMs + delay
     }
     try endAttempt(
-      taskID: core.id,
-      token: token,
+      core,
       outcome: .failed,
       error: error,
       answer: state,
@@ -166,8 +164,7 @@ extension WriteSession {
     guard core.holds(token) else { throw StoreError.leaseLost(taskID: taskID) }
     let state: TaskState = core.cancelRequested ? .cancelled : .pending
     try endAttempt(
-      taskID: core.id,
-      token: token,
+      core,
       outcome: .released,
       answer: state,
       nowMs: nowMs
@@ -188,8 +185,7 @@ extension WriteSession {
     let core = try requireCore(id: taskID)
     guard core.holds(token) else { throw StoreError.leaseLost(taskID: taskID) }
     try endAttempt(
-      taskID: core.id,
-      token: token,
+      core,
       outcome: .cancelled,
       error: message,
       answer: .cancelled,

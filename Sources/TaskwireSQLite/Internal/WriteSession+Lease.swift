@@ -127,18 +127,7 @@ extension WriteSession {
       $0.bind(8, Int64(sequence))
       $0.bind(9, rid)
     }
-    try db.run(
-      """
-      INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, outcome)
-      VALUES (?, ?, ?, ?, ?, 1)
-      """
-    ) {
-      $0.bind(0, id)
-      $0.bind(1, attempt)
-      $0.bind(2, workerID)
-      $0.bind(3, token)
-      $0.bind(4, nowMs)
-    }
+    // The running attempt lives in the task row; its attempts row is written when it ends.
     try append(
       EventRecord(
         sequence: 0,

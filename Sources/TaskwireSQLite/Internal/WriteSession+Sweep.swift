@@ -39,8 +39,7 @@ extension WriteSession {
           nowMs + core.retryPolicy.delayMs(afterAttempt: Int(core.attempt), random: &random)
       }
       try endAttempt(
-        taskID: core.id,
-        token: core.leaseToken,
+        core,
         outcome: state == .cancelled ? .cancelled : (timedOut ? .timedOut : .leaseExpired),
         error: error,
         answer: state,

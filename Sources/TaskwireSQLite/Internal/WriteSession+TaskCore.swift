@@ -126,10 +126,11 @@ extension WriteSession {
     )
   }
 
-  /// Records how the attempt holding `token` ended.
+  /// Records how the running attempt of `core` ended: its one attempts row, written now (while
+  /// it runs, the attempt lives in the task row — one row write per attempt instead of an insert
+  /// at lease and an update at its end).
   func endAttempt(
-    taskID: String,
-    token: String,
+    _ core: TaskCore,
     outcome: AttemptRecord.Outcome,
     error: String = "",
     resultSize: Int64 = 0,
@@ -139,19 +140,22 @@ extension WriteSession {
   ) throws(SQLiteError) {
     try db.run(
       """
-      UPDATE attempts SET ended_ms = ?, outcome = ?, error = ?, result_size = ?, answer_state = ?,
-        answer_next_run_ms = ?
-      WHERE task_id = ? AND lease_token = ?
+      INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, ended_ms, outcome,
+        error, result_size, answer_state, answer_next_run_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       """
     ) {
-      $0.bind(0, nowMs)
-      $0.bind(1, outcome.rawValue)
-      $0.bind(2, error)
-      $0.bind(3, resultSize)
-      $0.bind(4, answer.rawValue)
-      $0.bind(5, answerNextRunMs)
-      $0.bind(6, taskID)
-      $0.bind(7, token)
+      $0.bind(0, core.id)
+      $0.bind(1, core.attempt)
+      $0.bind(2, core.workerID)
+      $0.bind(3, core.leaseToken)
+      $0.bind(4, core.attemptStartedMs)
+      $0.bind(5, nowMs)
+      $0.bind(6, outcome.rawValue)
+      $0.bind(7, error)
+      $0.bind(8, resultSize)
+      $0.bind(9, answer.rawValue)
+      $0.bind(10, answerNextRunMs)
     }
   }
 

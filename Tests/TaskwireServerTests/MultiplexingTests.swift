@@ -125,6 +125,45 @@ struct MultiplexingTests {
     }
   }
 
+  @Test(
+    "Reusing a call id before its answer is a connection error, for calls answered at once too",
+    arguments: [true, false]
+  )
+  func reusedCallID(behindLongPoll: Bool) async throws {
+    try await withTestNode { node in
+      let client = try await node.client(token: try await node.token(.worker))
+      // Health is answered inside the connection loop, in the burst's one write: its id is still
+      // in flight when the second frame with it arrives in the same burst.
+      var frames: [Taskwire_V1_Frame] = []
+      if behindLongPoll {
+        frames.append(
+          .request(
+            3000,
+            .leaseRequest(
+              .with {
+                $0.queues = ["reuse"]; $0.waitMs = 30_000
+              }
+            )
+          )
+        )
+      } else {
+        frames.append(.request(3000, .healthRequest(.init())))
+      }
+      frames.append(.request(3000, .healthRequest(.init())))
+      try await client.send(frames)
+      var status: Taskwire_V1_Status?
+      while let frame = await client.next(timeout: .seconds(5)) {
+        if frame.callID == 0, case .error(let error)? = frame.body {
+          status = error
+          break
+        }
+      }
+      #expect(status?.code == .invalidArgument)
+      #expect(status?.message.contains("already in flight") == true)
+      #expect(await client.closed(within: .seconds(5)))
+    }
+  }
+
   @Test("Ping is answered with a pong carrying the same nonce")
   func ping() async throws {
     try await withTestNode { node in

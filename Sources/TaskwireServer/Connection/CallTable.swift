@@ -47,6 +47,11 @@ final class CallTable: Sendable {
     }
   }
 
+  /// Whether call `id` is in flight.
+  func isInFlight(_ id: UInt64) -> Bool {
+    self.state.withLock { $0.calls[id] != nil }
+  }
+
   /// Forgets call `id`; call it before writing the call's last frame so the id may be reused,
   /// and ``answered()`` after writing it.
   func end(_ id: UInt64) {

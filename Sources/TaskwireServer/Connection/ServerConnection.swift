@@ -138,6 +138,8 @@ struct ServerConnection {
     // Answers made here (errors, pongs) are written by this loop itself: while the peer does not
     // read, the loop waits, stops reading, and TCP pushes back — nothing piles up in memory.
     var immediate: [Taskwire_V1_Frame] = []
+    // Ids of calls answered in `immediate` (not in the call table).
+    var inline: Set<UInt64> = []
     // Single submits of this burst go to the store together: one hand-off, one commit, one write.
     var submits: [(id: UInt64, request: Taskwire_V1_SubmitRequest)] = []
     // Likewise single completions: one store hand-off for the burst, each item on its own.
@@ -187,8 +189,23 @@ struct ServerConnection {
         immediate.append(.failure(id, status, stream: isWatch))
         continue
       }
+      // An id answered here stays in flight until the burst's write: reusing it meanwhile is the
+      // same protocol error as reusing the id of a call still running.
+      guard !inline.contains(id) else {
+        await writer.connectionError(
+          WireStatus(.invalidArgument, "call_id \(id) is already in flight on this connection")
+        )
+        return false
+      }
       if case .healthRequest = body {
         // In-memory only: answered here, in the burst's one write, without a task of its own.
+        guard !calls.isInFlight(id) else {
+          await writer.connectionError(
+            WireStatus(.invalidArgument, "call_id \(id) is already in flight on this connection")
+          )
+          return false
+        }
+        inline.insert(id)
         immediate.append(.answer(id, await self.router.health()))
         continue
       }

@@ -32,7 +32,7 @@ extension Coordinator {
     try await self.perform {
       try await self.store.setPaused(queue: queue, paused: false, nowMs: self.nowMs)
     }
-    self.dispatcher.wakeAll()
+    self.dispatcher.wakeTickets()
   }
 
   /// The worker registry: id, name, address, queues, tasks held, last heartbeat.

@@ -28,6 +28,25 @@ extension Coordinator {
     self.workers.sawLease(worker, queues: queueList, nowMs: self.nowMs)
     let wait = min(waitMs, self.configuration.maxLeaseWaitMs)
     let deadline = ContinuousClock.now.advanced(by: .milliseconds(wait))
+    if wait > 0 {
+      // A store that parks long polls grants this one the tasks a later commit makes ready in
+      // that same commit (one fsync from submit to start).
+      let leaseWait = LeaseWait()
+      self.dispatcher.track(leaseWait)
+      defer { self.dispatcher.untrack(leaseWait) }
+      let parked = try await self.perform {
+        try await self.store.leaseWaiting(
+          queues: queueList,
+          types: types,
+          max: count,
+          workerID: worker.id,
+          nowMs: self.nowMs,
+          until: deadline,
+          wait: leaseWait
+        )
+      }
+      if let parked { return await self.handOver(parked, to: worker) }
+    }
     let queueSet = Set(queueList)
     while true {
       let ticket = wait > 0 ? self.dispatcher.register(queues: queueSet) : nil
@@ -48,19 +67,7 @@ extension Coordinator {
       }
       if !grants.isEmpty {
         if let ticket { self.dispatcher.remove(ticket) }
-        if Task.isCancelled {
-          // The caller is gone: hand the tasks back without using an attempt.
-          for grant in grants {
-            _ = try? await self.store.release(
-              taskID: grant.taskID,
-              token: grant.leaseToken,
-              nowMs: self.nowMs
-            )
-          }
-          return []
-        }
-        self.workers.held(grants.map(\.taskID), by: worker.id)
-        return grants
+        return await self.handOver(grants, to: worker)
       }
       guard let ticket, ContinuousClock.now < deadline, !Task.isCancelled else {
         if let ticket { self.dispatcher.remove(ticket) }
@@ -84,6 +91,24 @@ extension Coordinator {
         return last
       }
     }
+  }
+
+  /// Records `grants` as held by `worker` and returns them; when the caller is gone (its task
+  /// cancelled), hands them back without using an attempt and returns none.
+  private func handOver(_ grants: [LeaseGrant], to worker: WorkerIdentity) async -> [LeaseGrant] {
+    guard !grants.isEmpty else { return [] }
+    if Task.isCancelled {
+      for grant in grants {
+        _ = try? await self.store.release(
+          taskID: grant.taskID,
+          token: grant.leaseToken,
+          nowMs: self.nowMs
+        )
+      }
+      return []
+    }
+    self.workers.held(grants.map(\.taskID), by: worker.id)
+    return grants
   }
 
   /// Extends a lease and records progress; says whether cancel was requested.

@@ -1,6 +1,9 @@
 import Synchronization
+import TaskwireStore
 
-/// Parks long-polling leases and wakes them the moment work for their queues may be ready.
+/// Parks long-polling leases and wakes them the moment work for their queues may be ready; also
+/// keeps the long polls parked in a store that parks them itself (``LeaseWait``), to withdraw
+/// them at shutdown.
 ///
 /// A waiter registers *before* it tries the store, so a task committed between its empty try and
 /// its wait still wakes it: no wake-up is lost and no poll interval is involved. Wake-ups go to the
@@ -33,6 +36,8 @@ final class Dispatcher: Sendable {
     /// Waiters in arrival order.
     var waiters: [UInt64: Ticket] = [:]
     var order: [UInt64] = []
+    /// Long polls parked in the store.
+    var storeWaits: [ObjectIdentifier: LeaseWait] = [:]
   }
 
   private let state = Mutex(State())
@@ -79,8 +84,19 @@ final class Dispatcher: Sendable {
     for ticket in woken { ticket.signal.fire() }
   }
 
-  /// Wakes every waiter (queue resumed, shutdown).
-  func wakeAll() {
+  /// Keeps a long poll parked in the store until ``untrack(_:)``, so ``wakeAll()`` ends it.
+  func track(_ wait: LeaseWait) {
+    self.state.withLock { $0.storeWaits[ObjectIdentifier(wait)] = wait }
+  }
+
+  /// Forgets a long poll parked in the store.
+  func untrack(_ wait: LeaseWait) {
+    _ = self.state.withLock { $0.storeWaits.removeValue(forKey: ObjectIdentifier(wait)) }
+  }
+
+  /// Wakes every waiter parked here, to lease again (a queue resumed). Long polls parked in the
+  /// store need no wake-up: the store serves them in the commit that resumes the queue.
+  func wakeTickets() {
     let all = self.state.withLock { state -> [Ticket] in
       defer {
         state.waiters = [:]
@@ -91,8 +107,16 @@ final class Dispatcher: Sendable {
     for ticket in all { ticket.signal.fire() }
   }
 
-  /// Number of parked waiters.
-  var waiting: Int { self.state.withLock { $0.waiters.count } }
+  /// Ends every long poll (shutdown): waiters parked here wake, those parked in the store are
+  /// withdrawn and answer with no tasks.
+  func wakeAll() {
+    wakeTickets()
+    let waits = self.state.withLock { Array($0.storeWaits.values) }
+    for wait in waits { wait.withdraw() }
+  }
+
+  /// Number of parked long polls, here and in the store.
+  var waiting: Int { self.state.withLock { $0.waiters.count + $0.storeWaits.count } }
 }
 
 /// A one-shot wake-up.

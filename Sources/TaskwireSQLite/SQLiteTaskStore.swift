@@ -74,6 +74,9 @@ public final class SQLiteTaskStore: TaskStore {
   /// The sequence of the newest committed event (what ``latestSequence()`` returns).
   public var latestCommittedSequence: UInt64 { counters.latestSequence.load(ordering: .acquiring) }
 
+  /// Long polls parked in the writer as of the last committed group (they wait for tasks).
+  public var parkedLeaseCount: Int { counters.parkedLeases.load(ordering: .relaxed) }
+
   /// Write operations committed so far.
   public var operationCount: Int { counters.operations.load(ordering: .relaxed) }
 
@@ -85,10 +88,12 @@ public final class SQLiteTaskStore: TaskStore {
 
   // MARK: Plumbing
 
-  /// Runs `body` on the writer inside the next group commit; returns after the commit.
-  func write<T: Sendable>(_ body: @escaping @Sendable (WriteSession) throws -> T) async throws
-    -> T
-  {
+  /// Runs `body` on the writer inside the next group commit; returns after the commit. `nowMs`:
+  /// the caller's time when the operation can make tasks ready (see ``WriteOperation/nowMs``).
+  func write<T: Sendable>(
+    at nowMs: Int64? = nil,
+    _ body: @escaping @Sendable (WriteSession) throws -> T
+  ) async throws -> T {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
       let operation = WriteOperation(
         run: { session in
@@ -109,7 +114,8 @@ public final class SQLiteTaskStore: TaskStore {
             return (true, { _ in continuation.resume(throwing: storeError) })
           }
         },
-        reject: { continuation.resume(throwing: $0) }
+        reject: { continuation.resume(throwing: $0) },
+        nowMs: nowMs
       )
       if !writer.enqueue(.write(operation)) {
         continuation.resume(throwing: StoreError.unavailable("the task store is closed"))
@@ -151,28 +157,73 @@ public final class SQLiteTaskStore: TaskStore {
 
   public func submit(_ tasks: [NewTask], nowMs: Int64) async throws -> [SubmitOutcome] {
     if tasks.isEmpty { return [] }
-    return try await write { try $0.submit(tasks, nowMs: nowMs) }
+    return try await write(at: nowMs) { try $0.submit(tasks, nowMs: nowMs) }
   }
 
   public func submitEach(_ tasks: [NewTask], nowMs: Int64) async throws -> [SubmitOutcome] {
     if tasks.isEmpty { return [] }
     // Each item stands alone (a refused one leaves no trace, the others stand); refusals are
     // decided before any row is written, so the items need no savepoint of their own.
-    return try await write { try $0.submit(tasks, nowMs: nowMs, independently: true) }
+    return try await write(at: nowMs) { try $0.submit(tasks, nowMs: nowMs, independently: true) }
   }
 
   public func lease(queues: [String], types: [String], max: Int, workerID: String, nowMs: Int64)
     async throws -> [LeaseGrant]
   {
-    try await write {
+    try await write(at: nowMs) {
       try $0.lease(queues: queues, types: types, max: max, workerID: workerID, nowMs: nowMs)
+    }
+  }
+
+  public func leaseWaiting(
+    queues: [String],
+    types: [String],
+    max: Int,
+    workerID: String,
+    nowMs: Int64,
+    until deadline: ContinuousClock.Instant,
+    wait: LeaseWait
+  ) async throws -> [LeaseGrant]? {
+    let grants = try await write(at: nowMs) {
+      try $0.leaseOrPark(
+        queues: queues,
+        types: types,
+        max: max,
+        workerID: workerID,
+        nowMs: nowMs,
+        wait: wait
+      )
+    }
+    if !grants.isEmpty { return grants }
+    // Parked in the writer (or withdrawn already): a group that makes tasks ready for it grants
+    // them in its own transaction; the deadline or a cancel withdraws it.
+    return try await withTaskCancellationHandler {
+      try await withThrowingTaskGroup(of: [LeaseGrant]?.self) { group in
+        group.addTask { try await wait.value() }
+        group.addTask {
+          try? await Task.sleep(until: deadline, clock: .continuous)
+          wait.withdraw()
+          return nil
+        }
+        var grants: [LeaseGrant] = []
+        while let next = try await group.next() {
+          if let next {
+            grants = next
+            break
+          }
+        }
+        group.cancelAll()
+        return grants
+      }
+    } onCancel: {
+      wait.withdraw()
     }
   }
 
   public func heartbeat(taskID: String, token: String, progress: ProgressUpdate?, nowMs: Int64)
     async throws -> HeartbeatOutcome
   {
-    try await write {
+    try await write(at: nowMs) {
       try $0.heartbeat(taskID: taskID, token: token, progress: progress, nowMs: nowMs)
     }
   }
@@ -180,7 +231,7 @@ public final class SQLiteTaskStore: TaskStore {
   public func complete(_ items: [Completion], nowMs: Int64) async throws -> [Result<
     CompletionOutcome, StoreError
   >] {
-    try await write { session in
+    try await write(at: nowMs) { session in
       var results: [Result<CompletionOutcome, StoreError>] = []
       results.reserveCapacity(items.count)
       for item in items {
@@ -208,7 +259,7 @@ public final class SQLiteTaskStore: TaskStore {
     retryAfterMs: Int64?,
     nowMs: Int64
   ) async throws -> FailOutcome {
-    try await write {
+    try await write(at: nowMs) {
       try $0.fail(
         taskID: taskID,
         token: token,
@@ -221,51 +272,55 @@ public final class SQLiteTaskStore: TaskStore {
   }
 
   public func release(taskID: String, token: String, nowMs: Int64) async throws -> TaskState {
-    try await write { try $0.release(taskID: taskID, token: token, nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.release(taskID: taskID, token: token, nowMs: nowMs) }
   }
 
   public func cancelAck(taskID: String, token: String, message: String, nowMs: Int64) async throws {
-    try await write {
+    try await write(at: nowMs) {
       try $0.cancelAck(taskID: taskID, token: token, message: message, nowMs: nowMs)
     }
   }
 
   public func cancel(taskID: String, reason: String, nowMs: Int64) async throws -> CancelOutcome {
-    try await write { try $0.cancel(taskID: taskID, reason: reason, nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.cancel(taskID: taskID, reason: reason, nowMs: nowMs) }
   }
 
   public func retry(taskID: String, resetAttempts: Bool, nowMs: Int64) async throws -> TaskRecord {
-    try await write { try $0.retry(taskID: taskID, resetAttempts: resetAttempts, nowMs: nowMs) }
+    try await write(at: nowMs) {
+      try $0.retry(taskID: taskID, resetAttempts: resetAttempts, nowMs: nowMs)
+    }
   }
 
   public func delete(taskID: String, nowMs: Int64) async throws {
-    try await write { try $0.delete(taskID: taskID, nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.delete(taskID: taskID, nowMs: nowMs) }
   }
 
   public func expireLeases(nowMs: Int64) async throws -> [ExpiredLease] {
-    try await write { try $0.expireLeases(nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.expireLeases(nowMs: nowMs) }
   }
 
   public func promoteDue(nowMs: Int64) async throws -> [String: Int] {
-    try await write { try $0.promoteDue(nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.promoteDue(nowMs: nowMs) }
   }
 
   public func purge(nowMs: Int64) async throws -> PurgeCounts {
-    try await write { try $0.purge(nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.purge(nowMs: nowMs) }
   }
 
   public func setPaused(queue: String, paused: Bool, nowMs: Int64) async throws {
-    try await write { try $0.setPausedFlag(queue: queue, paused: paused) }
+    try await write(at: nowMs) { try $0.setPausedFlag(queue: queue, paused: paused) }
   }
 
   public func createToken(name: String, role: TokenRecord.Role, hash: String, nowMs: Int64)
     async throws -> TokenRecord
   {
-    try await write { try $0.createToken(name: name, role: role, hash: hash, nowMs: nowMs) }
+    try await write(at: nowMs) {
+      try $0.createToken(name: name, role: role, hash: hash, nowMs: nowMs)
+    }
   }
 
   public func revokeToken(idOrName: String, nowMs: Int64) async throws -> TokenRecord {
-    try await write { try $0.revokeToken(idOrName: idOrName, nowMs: nowMs) }
+    try await write(at: nowMs) { try $0.revokeToken(idOrName: idOrName, nowMs: nowMs) }
   }
 
   // MARK: Closing

@@ -25,6 +25,22 @@ public protocol TaskStore: Sendable {
   func lease(queues: [String], types: [String], max: Int, workerID: String, nowMs: Int64)
     async throws -> [LeaseGrant]
 
+  /// Leases like ``lease(queues:types:max:workerID:nowMs:)``; when nothing is ready, parks
+  /// `wait` in the store until tasks for it become ready, `deadline` passes or `wait` is
+  /// withdrawn. A parked wait is granted tasks in the same transaction that makes them ready (a
+  /// submit, a promotion, a release, a resumed queue), so a submit reaches a waiting worker with
+  /// one commit. Returns the grants (empty at the deadline or when withdrawn), or `nil` when this
+  /// store cannot wait this way: the caller then parks on its own and leases again when woken.
+  func leaseWaiting(
+    queues: [String],
+    types: [String],
+    max: Int,
+    workerID: String,
+    nowMs: Int64,
+    until deadline: ContinuousClock.Instant,
+    wait: LeaseWait
+  ) async throws -> [LeaseGrant]?
+
   /// Extends a lease (and records progress when given). A stale token: `.leaseLost`.
   func heartbeat(taskID: String, token: String, progress: ProgressUpdate?, nowMs: Int64)
     async throws -> HeartbeatOutcome
@@ -128,4 +144,19 @@ public protocol TaskStore: Sendable {
 
   /// Finishes queued work, makes it durable and closes; later calls throw `.unavailable`.
   func close() async throws
+}
+
+extension TaskStore {
+  /// Stores that cannot park leases: `nil` (the caller waits on its own and polls when woken).
+  public func leaseWaiting(
+    queues: [String],
+    types: [String],
+    max: Int,
+    workerID: String,
+    nowMs: Int64,
+    until deadline: ContinuousClock.Instant,
+    wait: LeaseWait
+  ) async throws -> [LeaseGrant]? {
+    nil
+  }
 }

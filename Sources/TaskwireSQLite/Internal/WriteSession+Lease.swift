@@ -64,6 +64,90 @@ extension WriteSession {
     return grants
   }
 
+  /// Leases like ``lease(queues:types:max:workerID:nowMs:)``; when nothing is ready, parks
+  /// `wait` so that a later group that makes tasks ready for it grants them in its own
+  /// transaction (``serveParked(nowMs:)``).
+  func leaseOrPark(
+    queues names: [String],
+    types: [String],
+    max: Int,
+    workerID: String,
+    nowMs: Int64,
+    wait: LeaseWait
+  ) throws -> [LeaseGrant] {
+    let grants = try lease(queues: names, types: types, max: max, workerID: workerID, nowMs: nowMs)
+    if grants.isEmpty, !wait.isEnded {
+      parked.append(
+        ParkedLease(wait: wait, queues: names, types: types, max: max, workerID: workerID)
+      )
+    }
+    return grants
+  }
+
+  /// At the end of a group, before COMMIT: leases to parked long polls, oldest first, from the
+  /// queues the group made ready, each try in its own savepoint. Returns the waits served and
+  /// their grants, to resolve once the group has committed (or failed to); drops ended waits.
+  func serveParked(nowMs: Int64) -> [(wait: LeaseWait, grants: [LeaseGrant])] {
+    defer { readied.removeAll(keepingCapacity: true) }
+    guard !parked.isEmpty, !readied.isEmpty else { return [] }
+    var served: [(wait: LeaseWait, grants: [LeaseGrant])] = []
+    var kept: [ParkedLease] = []
+    kept.reserveCapacity(parked.count)
+    var open = readied.filter(isLeasable)
+    for request in parked {
+      if request.wait.isEnded { continue }
+      let wanted = request.queues.isEmpty ? Array(open) : request.queues.filter(open.contains)
+      guard !wanted.isEmpty else {
+        kept.append(request)
+        continue
+      }
+      guard request.wait.claim() else { continue }
+      let mark = self.mark
+      var grants: [LeaseGrant] = []
+      do {
+        try db.run("SAVEPOINT park")
+        do {
+          grants = try lease(
+            queues: wanted,
+            types: request.types,
+            max: request.max,
+            workerID: request.workerID,
+            nowMs: nowMs
+          )
+          try db.run("RELEASE park")
+        } catch {
+          try? db.run("ROLLBACK TO park")
+          try? db.run("RELEASE park")
+          rollback(to: mark)
+          throw error
+        }
+      } catch {
+        request.wait.resolve(.failure(SQLiteTaskStore.storeError(error)))
+        continue
+      }
+      if grants.isEmpty {
+        if request.wait.unclaim() { kept.append(request) }
+      } else {
+        served.append((request.wait, grants))
+      }
+      open = open.filter(isLeasable)
+    }
+    parked = kept
+    return served
+  }
+
+  /// Whether `queue` has PENDING tasks and is not paused.
+  private func isLeasable(_ queue: String) -> Bool {
+    guard let counters = counters(queue) else { return false }
+    return !counters.paused && counters.counts[TaskState.pending.rawValue] > 0
+  }
+
+  /// Ends every parked long poll with no tasks (the store is closing).
+  func endParked() {
+    for request in parked { request.wait.resolve(.success([])) }
+    parked.removeAll()
+  }
+
   private func grant(rid: Int64, workerID: String, nowMs: Int64) throws -> LeaseGrant {
     let s = try db.statement(
       """

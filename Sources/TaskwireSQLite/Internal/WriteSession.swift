@@ -43,6 +43,22 @@ final class WriteSession {
   private var undo: [Undo] = []
   private var dirtyQueues: Set<String> = []
 
+  /// A long poll parked in the writer: served at the end of a group that made tasks ready in
+  /// one of its queues (see ``Writer``).
+  struct ParkedLease {
+    var wait: LeaseWait
+    var queues: [String]
+    var types: [String]
+    var max: Int
+    var workerID: String
+  }
+
+  /// Parked long polls, oldest first.
+  var parked: [ParkedLease] = []
+  /// Queues where the open group made a task PENDING or resumed leasing (a rolled-back change
+  /// may leave a queue here: serving it then finds nothing, which is harmless).
+  var readied: Set<String> = []
+
   struct Mark {
     fileprivate var undo: Int
     fileprivate var events: Int
@@ -163,6 +179,7 @@ final class WriteSession {
     if let new {
       queues[queue]!.counts[new.rawValue] += 1
       undo.append(.count(queue: queue, state: new.rawValue, delta: 1))
+      if new == .pending { readied.insert(queue) }
     }
   }
 
@@ -171,6 +188,7 @@ final class WriteSession {
     dirtyQueues.insert(queue)
     undo.append(.paused(queue: queue, old: queues[queue]!.paused))
     queues[queue]!.paused = paused
+    if !paused { readied.insert(queue) }
   }
 
   // MARK: Events

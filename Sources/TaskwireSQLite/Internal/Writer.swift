@@ -12,6 +12,9 @@ struct WriteOperation: Sendable {
   let run: @Sendable (WriteSession) -> (failed: Bool, finish: @Sendable (StoreError?) -> Void)
   /// Answers the caller when the operation cannot run at all.
   let reject: @Sendable (StoreError) -> Void
+  /// The caller's time, Unix ms, when the operation can make tasks ready: long polls parked in
+  /// the writer are granted them at the latest such time of the group.
+  var nowMs: Int64? = nil
 }
 
 /// A queued job for the writer thread.
@@ -29,6 +32,8 @@ final class WriterCounters: Sendable {
   let operations = Atomic<Int>(0)
   /// The last committed event sequence.
   let latestSequence = Atomic<UInt64>(0)
+  /// Long polls parked in the writer after the last group.
+  let parkedLeases = Atomic<Int>(0)
 }
 
 /// The writer thread's state: the write connection and its session. Touched only on that thread.
@@ -97,6 +102,8 @@ final class WriterContext {
       case .close(let done):
         if !group.isEmpty { runGroup(group) }
         group.removeAll()
+        session?.endParked()
+        counters.parkedLeases.store(0, ordering: .relaxed)
         session?.db.close()
         session = nil
         openError = .unavailable("the task store is closed")
@@ -125,7 +132,9 @@ final class WriterContext {
     var finishes: [@Sendable (StoreError?) -> Void] = []
     finishes.reserveCapacity(operations.count)
     var rejected: [(WriteOperation, StoreError)] = []
+    var groupNowMs: Int64?
     for operation in operations {
+      if let nowMs = operation.nowMs { groupNowMs = max(groupNowMs ?? nowMs, nowMs) }
       let mark = session.mark
       do {
         try db.run("SAVEPOINT op")
@@ -141,6 +150,8 @@ final class WriterContext {
       try? db.run("RELEASE op")
       finishes.append(finish)
     }
+    // Long polls parked here get the tasks this group made ready, in this same transaction.
+    let served = session.serveParked(nowMs: groupNowMs ?? Self.wallMs())
     do {
       try session.writeGroupState()
       try db.run("COMMIT")
@@ -150,6 +161,7 @@ final class WriterContext {
       session.groupFailed()
       for finish in finishes { finish(error.storeError) }
       for (operation, error) in rejected { operation.reject(error) }
+      for (wait, _) in served { wait.resolve(.failure(error.storeError)) }
       return
     }
     let events = session.groupCommitted()
@@ -157,8 +169,15 @@ final class WriterContext {
     counters.operations.add(operations.count, ordering: .relaxed)
     counters.latestSequence.store(session.committedSequence, ordering: .releasing)
     if !events.isEmpty, let onCommit = configuration.onCommit { onCommit(events) }
+    counters.parkedLeases.store(session.parked.count, ordering: .relaxed)
+    for (wait, grants) in served { wait.resolve(.success(grants)) }
     for finish in finishes { finish(nil) }
     for (operation, error) in rejected { operation.reject(error) }
+  }
+
+  /// Unix ms now, for a group whose operations named no time.
+  private static func wallMs() -> Int64 {
+    Int64(Date().timeIntervalSince1970 * 1000)
   }
 }
 

@@ -1,0 +1,200 @@
+import Foundation
+import Synchronization
+import TaskwireCore
+import TaskwireSQLite
+import TaskwireStore
+import Testing
+
+/// Long polls parked in the writer: a commit that makes tasks ready grants them to the oldest
+/// fitting waits in that same transaction.
+@Suite("Parked leases")
+struct ParkedLeaseTests {
+  /// Starts a long poll that parks (nothing is ready) and returns once the writer holds it.
+  private func park(
+    _ store: SQLiteTaskStore,
+    queues: [String] = ["default"],
+    types: [String] = [],
+    max: Int = 1,
+    worker: String = "w",
+    deadline: ContinuousClock.Instant = .now + .seconds(60),
+    wait: LeaseWait = LeaseWait()
+  ) async throws -> Task<[LeaseGrant]?, any Error> {
+    let before = store.parkedLeaseCount
+    let poll = Task {
+      try await store.leaseWaiting(
+        queues: queues,
+        types: types,
+        max: max,
+        workerID: worker,
+        nowMs: t0,
+        until: deadline,
+        wait: wait
+      )
+    }
+    while store.parkedLeaseCount <= before { await Task.yield() }
+    return poll
+  }
+
+  @Test("A submit reaches a parked lease in its own commit: one fsync from submit to start")
+  func submitHandsOverInOneCommit() async throws {
+    let batches = Box<[[EventRecord]]>([])
+    try await withStore(onCommit: { events in batches.value.withLock { $0.append(events) } }) {
+      store in
+      let poll = try await park(store)
+      let commits = store.commitCount
+      let submitted = try await store.submitOne(task(payload: "hello"), nowMs: t0 + 5)
+      let grants = try #require(try await poll.value)
+      #expect(grants.map(\.taskID) == [submitted.id])
+      #expect(grants.first?.payload == Data("hello".utf8))
+      #expect(grants.first?.attempt == 1)
+      // Granted at the submit's time, in the submit's transaction.
+      #expect(grants.first?.leaseDeadlineMs == t0 + 5 + 30_000)
+      #expect(store.commitCount == commits + 1)
+      let last = try #require(batches.value.withLock { $0.last })
+      #expect(last.map(\.state) == [.pending, .running])
+      #expect(last.allSatisfy { $0.taskID == submitted.id })
+      let record = try #require(try await store.get(taskID: submitted.id))
+      #expect(record.state == .running)
+      #expect(store.parkedLeaseCount == 0)
+      // The grant's token is the live one: completing with it succeeds.
+      let token = try #require(grants.first?.leaseToken)
+      let done = try await store.complete(
+        [Completion(taskID: submitted.id, token: token)],
+        nowMs: t0 + 6
+      )
+      #expect((try? done.first?.get()) != nil)
+    }
+  }
+
+  @Test("The oldest parked lease is served first, each up to its max")
+  func oldestFirst() async throws {
+    try await withStore { store in
+      let first = try await park(store, max: 2, worker: "first")
+      let second = try await park(store, max: 2, worker: "second")
+      let third = try await park(store, max: 2, worker: "third")
+      let outcomes = try await store.submit([task(), task(), task()], nowMs: t0 + 1)
+      let ids = outcomes.compactMap(\.record?.id)
+      #expect(try await first.value?.map(\.taskID) == Array(ids.prefix(2)))
+      #expect(try await second.value?.map(\.taskID) == [ids[2]])
+      // Nothing was left for the third: it stays parked until it is withdrawn.
+      #expect(store.parkedLeaseCount == 1)
+      third.cancel()
+      #expect(try await third.value == [])
+    }
+  }
+
+  @Test("A parked lease of another type or queue is left waiting")
+  func typesAndQueuesFilter() async throws {
+    try await withStore { store in
+      let poll = try await park(store, queues: ["a"], types: ["wanted"])
+      _ = try await store.submitOne(task("other", queue: "a"), nowMs: t0 + 1)
+      _ = try await store.submitOne(task("wanted", queue: "b"), nowMs: t0 + 2)
+      #expect(store.parkedLeaseCount == 1)
+      let wanted = try await store.submitOne(task("wanted", queue: "a"), nowMs: t0 + 3)
+      #expect(try await poll.value?.map(\.taskID) == [wanted.id])
+    }
+  }
+
+  @Test("A paused queue's task reaches the parked lease when the queue resumes, in that commit")
+  func resumeServesParked() async throws {
+    try await withStore { store in
+      try await store.setPaused(queue: "default", paused: true, nowMs: t0)
+      let poll = try await park(store)
+      let submitted = try await store.submitOne(task(), nowMs: t0 + 1)
+      #expect(store.parkedLeaseCount == 1)
+      let commits = store.commitCount
+      try await store.setPaused(queue: "default", paused: false, nowMs: t0 + 2)
+      #expect(try await poll.value?.map(\.taskID) == [submitted.id])
+      #expect(store.commitCount == commits + 1)
+    }
+  }
+
+  @Test("Withdrawn, cancelled and timed-out waits end empty and take no task")
+  func endedWaitsTakeNothing() async throws {
+    try await withStore { store in
+      let withdrawn = LeaseWait()
+      let poll = try await park(store, wait: withdrawn)
+      withdrawn.withdraw()
+      #expect(try await poll.value == [])
+
+      let cancelled = try await park(store)
+      cancelled.cancel()
+      #expect(try await cancelled.value == [])
+
+      let timedOut = try await park(store, deadline: .now + .milliseconds(20))
+      #expect(try await timedOut.value == [])
+
+      // None of them takes a task submitted afterwards.
+      let submitted = try await store.submitOne(task(), nowMs: t0 + 1)
+      #expect(try await store.get(taskID: submitted.id)?.state == .pending)
+      #expect(store.parkedLeaseCount == 0)
+    }
+  }
+
+  @Test("Closing the store ends parked waits with no tasks")
+  func closeEndsParked() async throws {
+    let dir = try TemporaryDirectory()
+    let store = try await SQLiteTaskStore(
+      configuration: .init(path: dir.path + "/taskwire.sqlite", randomSeed: 42)
+    )
+    let poll = try await park(store)
+    try await store.close()
+    #expect(try await poll.value == [])
+  }
+
+  @Test("Many parked leases and concurrent submits: every task is leased exactly once")
+  func noTaskLostOrDoubled() async throws {
+    try await withStore { store in
+      let pollers = 12
+      let total = 200
+      let leased = Box<[String]>([])
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<pollers {
+          group.addTask {
+            // Each poller long-polls until it sees an empty answer after every task is in.
+            while true {
+              let grants =
+                try await store.leaseWaiting(
+                  queues: ["default"],
+                  types: [],
+                  max: 1 + index % 3,
+                  workerID: "w\(index)",
+                  nowMs: t0,
+                  until: .now + .milliseconds(200),
+                  wait: LeaseWait()
+                ) ?? []
+              if grants.isEmpty {
+                if try await store.count(filter: TaskFilter(states: [.pending])) == 0,
+                  leased.value.withLock({ $0.count }) == total
+                {
+                  return
+                }
+                continue
+              }
+              leased.value.withLock { $0.append(contentsOf: grants.map(\.taskID)) }
+            }
+          }
+        }
+        group.addTask {
+          for start in stride(from: 0, to: total, by: 4) {
+            _ = try await store.submit(
+              (start..<start + 4).map { task(payload: "\($0)") },
+              nowMs: t0 + Int64(start)
+            )
+          }
+        }
+        try await group.waitForAll()
+      }
+      let ids = leased.value.withLock { $0 }
+      #expect(ids.count == total)
+      #expect(Set(ids).count == total)
+      #expect(try await store.count(filter: TaskFilter(states: [.running])) == UInt64(total))
+    }
+  }
+}
+
+/// A lock-protected value closures can share.
+private final class Box<Value: Sendable>: Sendable {
+  let value: Mutex<Value>
+  init(_ value: Value) { self.value = Mutex(value) }
+}

@@ -18,8 +18,13 @@ public final class TaskwireServer: Service, Sendable {
   private let coordinator: Coordinator
   private let logger: Logger
   private let registry: ConnectionRegistry
+  /// The bound address once listening, or why the server could not listen; callers of
+  /// ``listeningAddress()`` wait for it.
   private let bound = Mutex<
-    (promise: [CheckedContinuation<SocketAddress, any Error>], address: SocketAddress?)
+    (
+      waiters: [CheckedContinuation<SocketAddress, any Error>],
+      result: Result<SocketAddress, any Error>?
+    )
   >(([], nil))
 
   /// Creates a server; nothing is bound until ``run()``.
@@ -33,21 +38,45 @@ public final class TaskwireServer: Service, Sendable {
     )
   }
 
-  /// The bound address, once listening (port 0 resolved to the real port).
+  /// The bound address, once listening (port 0 resolved to the real port). Throws what ``run()``
+  /// threw if the server could not listen (the port is taken, the TLS files are bad).
   public func listeningAddress() async throws -> (host: String, port: Int) {
     let address = try await withCheckedThrowingContinuation { continuation in
-      let ready = self.bound.withLock { state -> SocketAddress? in
-        if let address = state.address { return address }
-        state.promise.append(continuation)
+      let ready = self.bound.withLock { state -> Result<SocketAddress, any Error>? in
+        if let result = state.result { return result }
+        state.waiters.append(continuation)
         return nil
       }
-      if let ready { continuation.resume(returning: ready) }
+      if let ready { continuation.resume(with: ready) }
     }
     return (address.ipAddress ?? self.configuration.host, address.port ?? 0)
   }
 
   /// Binds, accepts and serves until cancelled or gracefully shut down.
   public func run() async throws {
+    do {
+      try await self.listenAndServe()
+    } catch {
+      // A server that never got to listen fails its `listeningAddress()` callers too; they
+      // would wait forever otherwise (EmbeddedServer's address writer, so `EmbeddedServer.run()`
+      // itself; TestServer restarting on a port taken meanwhile).
+      self.settleBound(.failure(error))
+      throw error
+    }
+  }
+
+  /// Records the bound address (or the failure to bind) once, and wakes who waits for it.
+  private func settleBound(_ result: Result<SocketAddress, any Error>) {
+    let waiters = self.bound.withLock { state in
+      guard state.result == nil else { return [CheckedContinuation<SocketAddress, any Error>]() }
+      state.result = result
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume(with: result) }
+  }
+
+  private func listenAndServe() async throws {
     let sslContext = try NIOSSLContext(configuration: try self.configuration.tls.makeServerTLS())
     let limits = self.configuration.limits.wire
     let registry = self.registry
@@ -60,6 +89,7 @@ public final class TaskwireServer: Service, Sendable {
       limits: limits,
       logger: self.logger
     )
+    let pending = AcceptedConnections()
 
     let serverChannel = try await ServerBootstrap(group: group)
       .serverChannelOption(.backlog, value: 1024)
@@ -94,17 +124,18 @@ public final class TaskwireServer: Service, Sendable {
           let asyncChannel = try NIOAsyncChannel<FrameBatch, ByteBuffer>(
             wrappingChannelSynchronously: channel
           )
+          guard pending.hold(asyncChannel) else {
+            // The accept loop has ended (cancelled, or shutting down): no one will serve this
+            // connection. Closed before it is active, its handler finishes the writer itself.
+            channel.close(promise: nil)
+            return nil
+          }
           return (asyncChannel, timer)
         }
       }
 
     let address = serverChannel.channel.localAddress!
-    let waiters = self.bound.withLock { state in
-      state.address = address
-      defer { state.promise = [] }
-      return state.promise
-    }
-    for waiter in waiters { waiter.resume(returning: address) }
+    self.settleBound(.success(address))
     self.logger.info(
       "listening",
       metadata: ["address": "\(address.ipAddress ?? "?"):\(address.port ?? 0)"]
@@ -112,9 +143,17 @@ public final class TaskwireServer: Service, Sendable {
 
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { connections in
+        defer {
+          // However the loop ended — cancellation drops what the listener's stream still holds —
+          // close every connection it never took; `executeThenClose` finishes each one's writer.
+          for unserved in pending.stopAccepting() {
+            connections.addTask { _ = try? await unserved.executeThenClose { _, _ in } }
+          }
+        }
         try await serverChannel.executeThenClose { inbound in
           for try await accepted in inbound {
             guard let (channel, timer) = accepted else { continue }
+            pending.take(channel)
             let connection = ServerConnection(
               channel: channel,
               router: router,

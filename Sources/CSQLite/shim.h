@@ -11,3 +11,13 @@ static inline int taskwire_sqlite3_disable_memstatus(void) {
 static inline int taskwire_sqlite3_lookaside(sqlite3 *db, int size, int count) {
   return sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, (void *)0, size, count);
 }
+
+#if defined(__linux__)
+#include <sys/random.h>
+
+/// Fills `buffer` with `length` bytes from the kernel's secure generator (lease tokens, read in
+/// bulk by the writer). Returns the bytes written, or -1 with errno set.
+static inline long taskwire_getrandom(void *buffer, unsigned long length) {
+  return (long)getrandom(buffer, length, 0);
+}
+#endif

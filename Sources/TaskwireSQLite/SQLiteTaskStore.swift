@@ -231,24 +231,7 @@ public final class SQLiteTaskStore: TaskStore {
   public func complete(_ items: [Completion], nowMs: Int64) async throws -> [Result<
     CompletionOutcome, StoreError
   >] {
-    try await write(at: nowMs) { session in
-      var results: [Result<CompletionOutcome, StoreError>] = []
-      results.reserveCapacity(items.count)
-      for item in items {
-        // Each item in its own savepoint: a refused item leaves no trace, the others stand.
-        let mark = session.mark
-        try session.db.run("SAVEPOINT item")
-        do {
-          results.append(.success(try session.complete(item, nowMs: nowMs)))
-        } catch {
-          try? session.db.run("ROLLBACK TO item")
-          session.rollback(to: mark)
-          results.append(.failure(Self.storeError(error)))
-        }
-        try session.db.run("RELEASE item")
-      }
-      return results
-    }
+    try await write(at: nowMs) { try $0.complete(items, nowMs: nowMs) }
   }
 
   public func fail(

@@ -5,27 +5,66 @@ import TaskwireStore
 extension WriteSession {
   // MARK: Complete
 
-  /// Completes one task (the caller runs each item of a batch in its own savepoint).
-  func complete(_ item: Completion, nowMs: Int64) throws -> CompletionOutcome {
+  /// What a completion will do, decided by reads alone: answer a repeat, or complete `core`.
+  enum CompletionPlan {
+    case repeated(CompletionOutcome)
+    case complete(TaskCore)
+  }
+
+  /// Completes tasks; each item stands alone, as if it were its own call, in order — without a
+  /// savepoint per item: an item is refused (not found, lease lost) by reads before anything is
+  /// written, and a failed write fails the whole operation (its savepoint rolls it all back).
+  func complete(_ items: [Completion], nowMs: Int64) throws -> [Result<
+    CompletionOutcome, StoreError
+  >] {
+    var results: [Result<CompletionOutcome, StoreError>] = []
+    results.reserveCapacity(items.count)
+    for item in items {
+      let plan: CompletionPlan
+      do {
+        plan = try planCompletion(item)
+      } catch {
+        results.append(.failure(SQLiteTaskStore.storeError(error)))
+        continue
+      }
+      switch plan {
+      case .repeated(let outcome): results.append(.success(outcome))
+      case .complete(let core): results.append(.success(try complete(core, item, nowMs: nowMs)))
+      }
+    }
+    return results
+  }
+
+  /// Decides a completion by reads only; refusals throw before anything is written.
+  func planCompletion(_ item: Completion) throws -> CompletionPlan {
     guard let core = try loadCore(id: item.taskID) else {
-      if let cleaned = try cleanedCompletion(item) { return cleaned }
+      if let cleaned = try cleanedCompletion(item) { return .repeated(cleaned) }
       throw StoreError.notFound("task \(item.taskID)")
     }
     guard core.holds(item.token) else {
       if let ended = try finishedAttempt(taskID: core.id, token: item.token),
         ended.outcome == .succeeded
       {
-        return CompletionOutcome(
-          taskID: core.id,
-          queue: core.queue,
-          type: core.type,
-          attempt: ended.attempt,
-          finishedMs: ended.endedMs,
-          repeated: true
+        return .repeated(
+          CompletionOutcome(
+            taskID: core.id,
+            queue: core.queue,
+            type: core.type,
+            attempt: ended.attempt,
+            finishedMs: ended.endedMs,
+            repeated: true
+          )
         )
       }
       throw StoreError.leaseLost(taskID: item.taskID)
     }
+    return .complete(core)
+  }
+
+  /// Completes the running task `core` with `item`'s result (its lease was checked).
+  private func complete(_ core: TaskCore, _ item: Completion, nowMs: Int64) throws
+    -> CompletionOutcome
+  {
     let resultSize = Int64(item.result.count)
     let sequence = nextSequence
     let s = try db.statement(

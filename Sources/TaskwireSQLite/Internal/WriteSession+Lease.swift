@@ -5,6 +5,47 @@ import TaskwireStore
 extension WriteSession {
   // MARK: Lease
 
+  /// A ready task as the lease query reads it: its order and everything its grant carries, so
+  /// granting needs no second read of the row.
+  private struct Candidate {
+    var priority: Int32
+    var runAtMs: Int64
+    var rid: Int64
+    var id: String
+    var queue: String
+    var type: String
+    var payload: Data
+    var contentType: String
+    var attempt: Int32
+    var maxAttempts: Int32
+    var leaseDurationMs: Int64
+    var executionTimeoutMs: Int64
+    var metadata: Data
+    var parentID: String
+    var createdMs: Int64
+    var startedMs: Int64
+
+    /// Reads a row of the lease queries (their column order).
+    init(_ s: SQLiteStatement) {
+      priority = s.int32(0)
+      runAtMs = s.int64(1)
+      rid = s.int64(2)
+      id = s.string(3)
+      queue = s.string(4)
+      type = s.string(5)
+      payload = s.data(6)
+      contentType = s.string(7)
+      attempt = s.int32(8)
+      maxAttempts = s.int32(9)
+      leaseDurationMs = s.int64(10)
+      executionTimeoutMs = s.int64(11)
+      metadata = s.data(12)
+      parentID = s.string(13)
+      createdMs = s.int64(14)
+      startedMs = s.int64(15)
+    }
+  }
+
   func lease(queues names: [String], types: [String], max: Int, workerID: String, nowMs: Int64)
     throws -> [LeaseGrant]
   {
@@ -13,7 +54,7 @@ extension WriteSession {
     let candidatesQueues = (names.isEmpty ? Array(queues.keys) : names).filter {
       seen.insert($0).inserted
     }
-    var candidates: [(priority: Int64, runAt: Int64, rid: Int64)] = []
+    var candidates: [Candidate] = []
     var sources = 0
     for queue in candidatesQueues {
       guard let counters = counters(queue), !counters.paused,
@@ -23,20 +64,26 @@ extension WriteSession {
         sources += 1
         let s = try db.statement(
           """
-          SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready
+          SELECT priority, run_at_ms, rid, id, queue, type, payload, content_type, attempt,
+            max_attempts, lease_duration_ms, execution_timeout_ms, metadata, parent_id, created_ms,
+            started_ms
+          FROM tasks INDEXED BY tasks_ready
           WHERE queue = ? AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT ?
           """
         )
         s.bind(0, queue)
         s.bind(1, max)
-        while try s.step() { candidates.append((s.int64(0), s.int64(1), s.int64(2))) }
+        while try s.step() { candidates.append(Candidate(s)) }
         s.reset()
       } else {
         for type in Set(types) {
           sources += 1
           let s = try db.statement(
             """
-            SELECT priority, run_at_ms, rid FROM tasks INDEXED BY tasks_ready_type
+            SELECT priority, run_at_ms, rid, id, queue, type, payload, content_type, attempt,
+              max_attempts, lease_duration_ms, execution_timeout_ms, metadata, parent_id,
+              created_ms, started_ms
+            FROM tasks INDEXED BY tasks_ready_type
             WHERE queue = ? AND type = ? AND state = 1
             ORDER BY priority DESC, run_at_ms, rid LIMIT ?
             """
@@ -44,7 +91,7 @@ extension WriteSession {
           s.bind(0, queue)
           s.bind(1, type)
           s.bind(2, max)
-          while try s.step() { candidates.append((s.int64(0), s.int64(1), s.int64(2))) }
+          while try s.step() { candidates.append(Candidate(s)) }
           s.reset()
         }
       }
@@ -52,14 +99,14 @@ extension WriteSession {
     if sources > 1 {
       candidates.sort {
         if $0.priority != $1.priority { return $0.priority > $1.priority }
-        if $0.runAt != $1.runAt { return $0.runAt < $1.runAt }
+        if $0.runAtMs != $1.runAtMs { return $0.runAtMs < $1.runAtMs }
         return $0.rid < $1.rid
       }
     }
     var grants: [LeaseGrant] = []
     grants.reserveCapacity(Swift.min(max, candidates.count))
     for candidate in candidates.prefix(max) {
-      grants.append(try grant(rid: candidate.rid, workerID: workerID, nowMs: nowMs))
+      grants.append(try grant(candidate, workerID: workerID, nowMs: nowMs))
     }
     return grants
   }
@@ -148,28 +195,16 @@ extension WriteSession {
     parked.removeAll()
   }
 
-  private func grant(rid: Int64, workerID: String, nowMs: Int64) throws -> LeaseGrant {
-    let s = try db.statement(
-      """
-      SELECT id, queue, type, payload, content_type, priority, attempt, max_attempts,
-        lease_duration_ms, execution_timeout_ms, metadata, parent_id, created_ms, started_ms
-      FROM tasks WHERE rid = ?
-      """
-    )
-    s.bind(0, rid)
-    guard try s.step() else {
-      s.reset()
-      throw StoreError.internal("task row \(rid) vanished while leasing")
-    }
-    let id = s.string(0)
-    let queue = s.string(1)
-    let type = s.string(2)
-    let attempt = s.int32(6) + 1
-    let leaseDurationMs = s.int64(8)
-    let executionTimeoutMs = s.int64(9)
-    let startedMs = s.int64(13)
-    var system = SystemRandomNumberGenerator()
-    let token = LeaseToken.generate(using: &system)
+  private func grant(_ candidate: Candidate, workerID: String, nowMs: Int64) throws -> LeaseGrant {
+    let attempt = candidate.attempt + 1
+    let leaseDurationMs = candidate.leaseDurationMs
+    let executionTimeoutMs = candidate.executionTimeoutMs
+    let startedMs = candidate.startedMs
+    let rid = candidate.rid
+    let id = candidate.id
+    let queue = candidate.queue
+    let type = candidate.type
+    let token = tokens.next()
     let deadline = nowMs + leaseDurationMs
     let expire = executionTimeoutMs > 0 ? Swift.min(deadline, nowMs + executionTimeoutMs) : deadline
     let sequence = nextSequence
@@ -177,21 +212,20 @@ extension WriteSession {
       taskID: id,
       queue: queue,
       type: type,
-      payload: s.data(3),
-      contentType: s.string(4),
-      priority: s.int32(5),
+      payload: candidate.payload,
+      contentType: candidate.contentType,
+      priority: candidate.priority,
       attempt: attempt,
-      maxAttempts: s.int32(7),
+      maxAttempts: candidate.maxAttempts,
       leaseToken: token,
       leaseDeadlineMs: deadline,
       leaseDurationMs: leaseDurationMs,
       executionTimeoutMs: executionTimeoutMs,
-      metadata: MetadataCodec.decode(s.data(10)),
-      parentID: s.string(11),
-      createdMs: s.int64(12),
+      metadata: MetadataCodec.decode(candidate.metadata),
+      parentID: candidate.parentID,
+      createdMs: candidate.createdMs,
       sequence: sequence
     )
-    s.reset()
     try db.run(
       """
       UPDATE tasks SET state = 3, attempt = ?, worker_id = ?, lease_token = ?,

@@ -23,6 +23,7 @@ final class WriteSession {
   let db: SQLiteConnection
   let policy: StorePolicy
   let ids = TaskIDGenerator()
+  let tokens = TokenSource()
   var random: SplitMix64
 
   /// Queue counters including the changes of the open group.

@@ -164,6 +164,72 @@ struct MigrationTests {
     try await store.close()
   }
 
+  @Test("A success recorded the earlier way (its own attempts row, token cleared) reads the same")
+  func successRecordedTheEarlierWay() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    var store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let old = try await store.submitOne(task("old", payload: "12345"))
+    let new = try await store.submitOne(task("new", payload: "12345"))
+    var tokens: [String: String] = [:]
+    for (index, record) in [old, new].enumerated() {
+      let grant = try #require(
+        try await store.lease(
+          queues: [],
+          types: [record.type],
+          max: 1,
+          workerID: "w\(index)",
+          nowMs: t0 + 10
+        ).first
+      )
+      tokens[record.id] = grant.leaseToken
+      let done = try await store.complete(
+        [Completion(taskID: record.id, token: grant.leaseToken, result: Data("abc".utf8))],
+        nowMs: t0 + 14
+      )
+      #expect(try done[0].get().repeated == false)
+    }
+    try await store.close()
+    // What versions up to this one wrote at completion: an attempts row, the row's token cleared.
+    execute(
+      path,
+      """
+      INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, ended_ms, outcome,
+        result_size, answer_state)
+      SELECT id, attempt, worker_id, lease_token, attempt_started_ms, finished_ms, 2, 3, 5
+      FROM tasks WHERE id = '\(old.id)';
+      UPDATE tasks SET lease_token = '' WHERE id = '\(old.id)';
+      """
+    )
+    store = try await SQLiteTaskStore(configuration: .init(path: path))
+    for record in [old, new] {
+      let read = try #require(try await store.get(taskID: record.id))
+      #expect(read.state == .succeeded)
+      #expect(read.leaseToken == "", "a finished task shows no token")
+      #expect(read.attempts.count == 1, "exactly one attempt, never a synthesized duplicate")
+      let attempt = try #require(read.attempts.first)
+      #expect(attempt.outcome == .succeeded)
+      #expect(attempt.startedMs == t0 + 10)
+      #expect(attempt.endedMs == t0 + 14)
+      #expect(attempt.durationMs == 4)
+      #expect(attempt.resultSize == 3)
+      // A repeated completion with the token that succeeded is a success again, either way.
+      let again = try await store.complete(
+        [Completion(taskID: record.id, token: try #require(tokens[record.id]))],
+        nowMs: t0 + 20
+      )
+      #expect(try again[0].get().repeated == true)
+      #expect(try again[0].get().finishedMs == t0 + 14)
+      // Any other token is refused.
+      let stale = try await store.complete(
+        [Completion(taskID: record.id, token: String(repeating: "0", count: 32))],
+        nowMs: t0 + 20
+      )
+      #expect(throws: StoreError.leaseLost(taskID: record.id)) { try stale[0].get() }
+    }
+    try await store.close()
+  }
+
   /// The schema version this build migrates to.
   let latestVersion: Int32 = 4
 

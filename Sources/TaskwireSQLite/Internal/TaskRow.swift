@@ -15,7 +15,7 @@ enum TaskRow {
     """
 
   static func decode(_ s: SQLiteStatement) -> TaskRecord {
-    TaskRecord(
+    var record = TaskRecord(
       id: s.string(0),
       queue: s.string(1),
       type: s.string(2),
@@ -57,6 +57,10 @@ enum TaskRow {
       cancelReason: s.string(36),
       sequence: UInt64(s.int64(37))
     )
+    // Only a running attempt's token is live; a succeeded task's row keeps its last one (to
+    // recognise a repeated completion), which is not shown.
+    if record.state != .running { record.leaseToken = "" }
+    return record
   }
 
   private static let selectByID = "SELECT \(columns) FROM tasks WHERE id = ?"
@@ -72,7 +76,24 @@ enum TaskRow {
     s.reset()
     if withAttempts {
       record.attempts = try attempts(db, taskID: id)
-      // The running attempt lives in the task row until it ends (then it gets its own row).
+      // The running attempt lives in the task row until it ends (then it gets its own row),
+      // and so does the attempt that succeeded (rows written before this rule stay as they are).
+      if record.state == .succeeded,
+        !record.attempts.contains(where: { $0.number == record.attempt })
+      {
+        record.attempts.append(
+          AttemptRecord(
+            number: record.attempt,
+            workerID: record.workerID,
+            startedMs: attemptStartedMs,
+            endedMs: record.finishedMs,
+            durationMs: record.finishedMs - attemptStartedMs,
+            outcome: .succeeded,
+            error: "",
+            resultSize: Int64(record.result.count)
+          )
+        )
+      }
       if record.state == .running {
         record.attempts.append(
           AttemptRecord(

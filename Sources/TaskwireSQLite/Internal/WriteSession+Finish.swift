@@ -42,6 +42,19 @@ extension WriteSession {
       throw StoreError.notFound("task \(item.taskID)")
     }
     guard core.holds(item.token) else {
+      // The attempt that succeeded lives in the task row, its token kept there.
+      if core.state == .succeeded, !item.token.isEmpty, core.leaseToken == item.token {
+        return .repeated(
+          CompletionOutcome(
+            taskID: core.id,
+            queue: core.queue,
+            type: core.type,
+            attempt: core.attempt,
+            finishedMs: core.finishedMs,
+            repeated: true
+          )
+        )
+      }
       if let ended = try finishedAttempt(taskID: core.id, token: item.token),
         ended.outcome == .succeeded
       {
@@ -69,7 +82,7 @@ extension WriteSession {
     let sequence = nextSequence
     let s = try db.statement(
       """
-      UPDATE tasks SET state = 5, result = ?, result_content_type = ?, lease_token = '',
+      UPDATE tasks SET state = 5, result = ?, result_content_type = ?,
         lease_deadline_ms = 0, expire_ms = NULL, next_run_ms = 0, finished_ms = ?,
         updated_ms = ?, last_seq = ?
       WHERE rid = ?
@@ -83,13 +96,8 @@ extension WriteSession {
     s.bind(5, core.rid)
     _ = try s.step()
     s.reset()
-    try endAttempt(
-      core,
-      outcome: .succeeded,
-      resultSize: resultSize,
-      answer: .succeeded,
-      nowMs: nowMs
-    )
+    // The attempt that succeeded stays in the task row (worker, token, start; the row's
+    // finished_ms is its end): no attempts row is written for it (see TaskRow.load).
     try append(
       event(
         core,

@@ -24,12 +24,14 @@ struct TaskCore {
   var cancelReason: String
   /// Who created the task; every event of the task carries it.
   var createdBy: String
+  /// When the task finished (0 while it has not).
+  var finishedMs: Int64
 
   static let columns = """
     rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms, \
     retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested, \
     clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms, \
-    next_run_ms, cancel_reason, created_by
+    next_run_ms, cancel_reason, created_by, finished_ms
     """
 
   init(_ s: SQLiteStatement) {
@@ -58,6 +60,7 @@ struct TaskCore {
     nextRunMs = s.int64(20)
     cancelReason = s.string(21)
     createdBy = s.string(22)
+    finishedMs = s.int64(23)
   }
 
   /// Whether `token` holds the task's current lease.
@@ -74,7 +77,7 @@ extension WriteSession {
       SELECT rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms,
         retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested,
         clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms,
-        next_run_ms, cancel_reason, created_by
+        next_run_ms, cancel_reason, created_by, finished_ms
       FROM tasks WHERE id = ?
       """
     )

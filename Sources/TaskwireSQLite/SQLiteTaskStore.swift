@@ -74,7 +74,8 @@ public final class SQLiteTaskStore: TaskStore {
   /// The sequence of the newest committed event (what ``latestSequence()`` returns).
   public var latestCommittedSequence: UInt64 { counters.latestSequence.load(ordering: .acquiring) }
 
-  /// Long polls parked in the writer as of the last committed group (they wait for tasks).
+  /// Long polls parked in the writer as of the last committed group (they wait for tasks); may
+  /// include polls that ended since the writer last looked (at most twice the live ones + 64).
   public var parkedLeaseCount: Int { counters.parkedLeases.load(ordering: .relaxed) }
 
   /// Write operations committed so far.

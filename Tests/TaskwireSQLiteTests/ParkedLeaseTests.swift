@@ -9,7 +9,8 @@ import Testing
 /// fitting waits in that same transaction.
 @Suite("Parked leases")
 struct ParkedLeaseTests {
-  /// Starts a long poll that parks (nothing is ready) and returns once the writer holds it.
+  /// Starts a long poll that parks (nothing is ready) and returns once the writer holds it; no
+  /// other operation may run meanwhile.
   private func park(
     _ store: SQLiteTaskStore,
     queues: [String] = ["default"],
@@ -19,7 +20,7 @@ struct ParkedLeaseTests {
     deadline: ContinuousClock.Instant = .now + .seconds(60),
     wait: LeaseWait = LeaseWait()
   ) async throws -> Task<[LeaseGrant]?, any Error> {
-    let before = store.parkedLeaseCount
+    let before = store.operationCount
     let poll = Task {
       try await store.leaseWaiting(
         queues: queues,
@@ -31,7 +32,8 @@ struct ParkedLeaseTests {
         wait: wait
       )
     }
-    while store.parkedLeaseCount <= before { await Task.yield() }
+    // Its first try (which parks it) is the only operation running: once committed, it waits.
+    while store.operationCount <= before { await Task.yield() }
     return poll
   }
 
@@ -128,6 +130,23 @@ struct ParkedLeaseTests {
       let submitted = try await store.submitOne(task(), nowMs: t0 + 1)
       #expect(try await store.get(taskID: submitted.id)?.state == .pending)
       #expect(store.parkedLeaseCount == 0)
+    }
+  }
+
+  @Test("Polls that end while parked do not pile up in the writer when no task arrives")
+  func endedPollsLeave() async throws {
+    try await withStore { store in
+      let live = try await park(store, queues: ["other"])
+      for _ in 0..<1_000 {
+        let wait = LeaseWait()
+        let poll = try await park(store, wait: wait)
+        wait.withdraw()
+        #expect(try await poll.value == [])
+        // Twice the live polls plus 64, at most (two are live here at the peak).
+        #expect(store.parkedLeaseCount <= 68)
+      }
+      let submitted = try await store.submitOne(task(queue: "other"), nowMs: t0 + 1)
+      #expect(try await live.value?.map(\.taskID) == [submitted.id])
     }
   }
 

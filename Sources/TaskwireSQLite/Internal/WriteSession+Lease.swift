@@ -124,6 +124,12 @@ extension WriteSession {
   ) throws -> [LeaseGrant] {
     let grants = try lease(queues: names, types: types, max: max, workerID: workerID, nowMs: nowMs)
     if grants.isEmpty, !wait.isEnded {
+      if parked.count >= parkedPurgeAt {
+        // Polls that ended while parked (deadline, cancel) leave here in bulk, so the list stays
+        // within twice the live polls (plus 64) whether or not tasks arrive.
+        parked.removeAll { $0.wait.isEnded }
+        parkedPurgeAt = Swift.max(64, parked.count * 2)
+      }
       parked.append(
         ParkedLease(wait: wait, queues: names, types: types, max: max, workerID: workerID)
       )
@@ -132,23 +138,29 @@ extension WriteSession {
   }
 
   /// At the end of a group, before COMMIT: leases to parked long polls, oldest first, from the
-  /// queues the group made ready, each try in its own savepoint. Returns the waits served and
-  /// their grants, to resolve once the group has committed (or failed to); drops ended waits.
+  /// queues the group made ready, each try in its own savepoint, until those queues have nothing
+  /// left to lease. Returns the waits served and their grants, to resolve once the group has
+  /// committed (or failed to); drops the waits it finds ended.
   func serveParked(nowMs: Int64) -> [(wait: LeaseWait, grants: [LeaseGrant])] {
     defer { readied.removeAll(keepingCapacity: true) }
     guard !parked.isEmpty, !readied.isEmpty else { return [] }
     var served: [(wait: LeaseWait, grants: [LeaseGrant])] = []
-    var kept: [ParkedLease] = []
-    kept.reserveCapacity(parked.count)
+    var finished: [Int] = []
     var open = readied.filter(isLeasable)
-    for request in parked {
-      if request.wait.isEnded { continue }
-      let wanted = request.queues.isEmpty ? Array(open) : request.queues.filter(open.contains)
-      guard !wanted.isEmpty else {
-        kept.append(request)
+    var index = 0
+    while index < parked.count, !open.isEmpty {
+      defer { index += 1 }
+      let request = parked[index]
+      if request.wait.isEnded {
+        finished.append(index)
         continue
       }
-      guard request.wait.claim() else { continue }
+      let wanted = request.queues.isEmpty ? Array(open) : request.queues.filter(open.contains)
+      if wanted.isEmpty { continue }
+      guard request.wait.claim() else {
+        finished.append(index)
+        continue
+      }
       let mark = self.mark
       var grants: [LeaseGrant] = []
       do {
@@ -170,16 +182,19 @@ extension WriteSession {
         }
       } catch {
         request.wait.resolve(.failure(SQLiteTaskStore.storeError(error)))
+        finished.append(index)
         continue
       }
       if grants.isEmpty {
-        if request.wait.unclaim() { kept.append(request) }
+        if !request.wait.unclaim() { finished.append(index) }
       } else {
         served.append((request.wait, grants))
+        finished.append(index)
       }
       open = open.filter(isLeasable)
     }
-    parked = kept
+    // Usually one or two, near the front: removing them shifts the rest without copying it.
+    for index in finished.reversed() { parked.remove(at: index) }
     return served
   }
 

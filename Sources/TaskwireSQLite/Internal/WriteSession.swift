@@ -54,8 +54,10 @@ final class WriteSession {
     var workerID: String
   }
 
-  /// Parked long polls, oldest first.
+  /// Parked long polls, oldest first (some may have ended since; they leave at the next pass).
   var parked: [ParkedLease] = []
+  /// The length of ``parked`` at which the next park first drops the polls that ended.
+  var parkedPurgeAt = 64
   /// Queues where the open group made a task PENDING or resumed leasing (a rolled-back change
   /// may leave a queue here: serving it then finds nothing, which is harmless).
   var readied: Set<String> = []

@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import TaskwireCoordinator
+import TaskwireCore
+import TaskwireSQLite
+import TaskwireStore
+import Testing
+
+/// Long polls over a store that cannot park them: the coordinator parks each poll itself, a
+/// commit that makes tasks ready wakes it, and it leases again (two commits from submit to start).
+@Suite("Long polls parked by the coordinator")
+struct FallbackLongPollTests {
+  private func withCoordinator(
+    _ body: (Coordinator, SQLiteTaskStore) async throws -> Void
+  ) async throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("taskwire-test-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let relay = CommitRelay()
+    let base = try await SQLiteTaskStore(
+      configuration: .init(path: directory + "/taskwire.sqlite", onCommit: relay.listener)
+    )
+    var logger = Logger(label: "taskwire-test")
+    logger.logLevel = .warning
+    let coordinator = Coordinator(
+      store: NonParkingStore(base: base),
+      relay: relay,
+      logger: logger
+    )
+    do {
+      try await body(coordinator, base)
+    } catch {
+      try await base.close()
+      throw error
+    }
+    try await base.close()
+  }
+
+  private let worker = WorkerIdentity(id: "w1", name: "worker", address: "test")
+
+  private func poll(
+    _ coordinator: Coordinator,
+    queue: String,
+    waitMs: Int64 = 60_000
+  ) -> Task<[LeaseGrant], any Error> {
+    let worker = self.worker
+    return Task {
+      try await coordinator.lease(
+        queues: [queue],
+        types: [],
+        max: 1,
+        waitMs: waitMs,
+        worker: worker
+      )
+    }
+  }
+
+  private func submit(_ coordinator: Coordinator, queue: String) async throws -> String {
+    var spec = SubmitSpec()
+    spec.queue = queue
+    spec.type = "t"
+    guard case .created(let record) = try await coordinator.submit([spec], createdBy: "")[0] else {
+      throw TestFailure("the submit was not created")
+    }
+    return record.id
+  }
+
+  @Test("A submit wakes the parked poll, which leases the task in a commit of its own")
+  func submitWakesPoll() async throws {
+    try await withCoordinator { coordinator, base in
+      let lease = poll(coordinator, queue: "q")
+      while coordinator.waitingLeases == 0 { await Task.yield() }
+      // Its first try ran: the poll is parked in the coordinator, not in the store.
+      while base.operationCount == 1 { await Task.yield() }
+      #expect(base.parkedLeaseCount == 0)
+      let commits = base.commitCount
+      let id = try await submit(coordinator, queue: "q")
+      let grants = try await lease.value
+      #expect(grants.map(\.taskID) == [id])
+      #expect(base.commitCount == commits + 2, "the submit's commit, then the lease's")
+      #expect(coordinator.waitingLeases == 0)
+    }
+  }
+
+  @Test("Resuming a paused queue wakes its parked poll")
+  func resumeWakesPoll() async throws {
+    try await withCoordinator { coordinator, _ in
+      try await coordinator.pause(queue: "q")
+      let lease = poll(coordinator, queue: "q")
+      while coordinator.waitingLeases == 0 { await Task.yield() }
+      let id = try await submit(coordinator, queue: "q")
+      try await coordinator.resume(queue: "q")
+      #expect(try await lease.value.map(\.taskID) == [id])
+    }
+  }
+
+  @Test("The wait ends empty at its deadline, and a cancelled poll ends empty at once")
+  func deadlineAndCancel() async throws {
+    try await withCoordinator { coordinator, _ in
+      let timedOut = try await poll(coordinator, queue: "q", waitMs: 30).value
+      #expect(timedOut == [])
+      let lease = poll(coordinator, queue: "q")
+      while coordinator.waitingLeases == 0 { await Task.yield() }
+      lease.cancel()
+      let cancelled = try await lease.value
+      #expect(cancelled == [])
+      #expect(coordinator.waitingLeases == 0)
+    }
+  }
+}

@@ -73,9 +73,11 @@ struct ClientArgumentTests {
   func listFilter() throws {
     let command = try ListCommand.parse([
       "--queue", "a", "--queue", "b", "--type", "t", "--state", "failed", "--state", "RUNNING",
-      "--limit", "5", "--json",
+      "--limit", "5", "--json", "--created-by", "alice",
     ])
     let filter = try command.filter()
+    #expect(filter.createdBy == "alice")
+    #expect(try ListCommand.parse([]).filter().createdBy == nil)
     #expect(filter.queues == ["a", "b"])
     #expect(filter.types == ["t"])
     #expect(filter.states == [.failed, .running])

@@ -182,6 +182,13 @@ struct CommandEndToEndTests {
     )
     #expect(failed["state"] == "FAILED" && failed["attempt"] == "1")
     #expect(failed["last_error"] == "exit code 3: bad input")
+    // The CLI submits with the admin token: its tasks are created by "admin", by no one else.
+    let byAdmin = try await taskwire([
+      "list", "--type", "broken", "--created-by", "admin", "--json",
+    ])
+    #expect(byAdmin.stdout.split(separator: "\n").count == 1)
+    let byOther = try await taskwire(["list", "--type", "broken", "--created-by", "bob", "--json"])
+    #expect(byOther.status == 0 && byOther.stdout.isEmpty, "\(byOther.stdout)")
 
     // 7. Cancelling a running task kills the command and the task ends CANCELLED.
     let endless = try await taskwire(["submit", "endless"])

@@ -25,6 +25,12 @@ struct ListCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Only this state, e.g. failed (repeatable).")
   var state: [String] = []
 
+  @Option(
+    name: .customLong("created-by"),
+    help: "Only tasks created by this token name (their created_by metadata)."
+  )
+  var createdBy: String?
+
   @Option(name: .long, help: "At most this many tasks (default 100).")
   var limit: Int = 100
 
@@ -38,7 +44,13 @@ struct ListCommand: AsyncParsableCommand {
 
   /// The filter this command line asks for.
   func filter() throws -> TaskFilter {
-    TaskFilter(queues: self.queue, types: self.type, states: try self.state.map(Parse.state))
+    var filter = TaskFilter(
+      queues: self.queue,
+      types: self.type,
+      states: try self.state.map(Parse.state)
+    )
+    filter.createdBy = self.createdBy
+    return filter
   }
 
   func run() async throws {

@@ -37,20 +37,8 @@ struct CancellationTests {
   }
 
   private func closed(_ channel: any Channel, within timeout: Duration) async -> Bool {
-    let closeFuture = channel.closeFuture
-    return await withTaskGroup(of: Bool.self) { group in
-      group.addTask {
-        try? await closeFuture.get()
-        return true
-      }
-      group.addTask {
-        try? await Task.sleep(for: timeout)
-        return false
-      }
-      let first = await group.next() ?? false
-      group.cancelAll()
-      channel.close(promise: nil)
-      return first
-    }
+    let closed = await channelClosed(channel, within: timeout)
+    channel.close(promise: nil)
+    return closed
   }
 }

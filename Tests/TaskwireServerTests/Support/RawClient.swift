@@ -123,20 +123,7 @@ final class RawClient: Sendable {
 
   /// Waits until the server closes the connection; returns whether it did within `timeout`.
   func closed(within timeout: Duration) async -> Bool {
-    let closeFuture = self.channel.closeFuture
-    return await withTaskGroup(of: Bool.self) { group in
-      group.addTask {
-        try? await closeFuture.get()
-        return true
-      }
-      group.addTask {
-        try? await Task.sleep(for: timeout)
-        return false
-      }
-      let first = await group.next() ?? false
-      group.cancelAll()
-      return first
-    }
+    await channelClosed(self.channel, within: timeout)
   }
 
   func close() async {
@@ -212,5 +199,23 @@ extension Taskwire_V1_Frame.OneOf_Body {
   var errorCode: Taskwire_V1_StatusCode? {
     if case .error(let status) = self { return status.code }
     return nil
+  }
+}
+
+/// Whether `channel` closes within `timeout` (a failure deadline, not a sleep to synchronise).
+func channelClosed(_ channel: any Channel, within timeout: Duration) async -> Bool {
+  let closeFuture = channel.closeFuture
+  return await withTaskGroup(of: Bool.self) { group in
+    group.addTask {
+      try? await closeFuture.get()
+      return true
+    }
+    group.addTask {
+      try? await Task.sleep(for: timeout)
+      return false
+    }
+    let first = await group.next() ?? false
+    group.cancelAll()
+    return first
   }
 }

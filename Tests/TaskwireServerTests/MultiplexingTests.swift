@@ -98,6 +98,82 @@ struct MultiplexingTests {
     }
   }
 
+  @Test("A cancel that races a grant never strands the task: it is answered leased or left pending")
+  func cancelRacingGrant() async throws {
+    try await withTestNode { node in
+      let worker = try await node.client(token: try await node.token(.worker))
+      let submitter = try await node.client()
+      var outcomes: [String: Int] = [:]
+      for round in UInt64(1)...300 {
+        let queue = "race-\(round)"
+        try await worker.send(
+          .request(
+            round,
+            .leaseRequest(
+              .with {
+                $0.queues = [queue]
+                $0.waitMs = 60_000
+              }
+            )
+          )
+        )
+        // The submit that wakes the poll and the poll's cancel: cancel first, both at once, or the
+        // cancel as the submit is acknowledged (the grant is then on its way to the worker).
+        let submit = Taskwire_V1_Frame.request(
+          round,
+          .submitRequest(
+            .with {
+              $0.task.queue = queue
+              $0.task.type = "race"
+            }
+          )
+        )
+        let cancel = Taskwire_V1_Frame.request(round, .cancelCall(.init()))
+        switch round % 3 {
+        case 0:
+          try await worker.send(cancel)
+          try await submitter.send(submit)
+        case 1:
+          try await submitter.send(submit)
+          try await worker.send(cancel)
+        default:
+          try await submitter.send(submit)
+        }
+        let submitted = await submitter.next(timeout: .seconds(10))
+        if round % 3 == 2 { try await worker.send(cancel) }
+        guard case .submitResponse(let created)? = submitted?.body else {
+          Issue.record("round \(round): submit failed: \(String(describing: submitted))")
+          return
+        }
+        let answer = await worker.next(timeout: .seconds(10))
+        #expect(answer?.callID == round)
+        let state = try await submitter.call(
+          10_000 + round,
+          .getRequest(.with { $0.id = created.task.id })
+        )
+        guard case .getResponse(let stored) = state else {
+          Issue.record("round \(round): get failed: \(String(describing: state))")
+          return
+        }
+        switch answer?.body {
+        case .leaseResponse(let lease)?:
+          // Granted before the cancel took effect: the worker holds it and must be told.
+          #expect(lease.tasks.map(\.id) == [created.task.id])
+          #expect(stored.task.state == .running)
+          outcomes["leased", default: 0] += 1
+        case .error(let status)?:
+          // Cancelled while waiting: the task was never handed over, so it is still ready.
+          #expect(status.code == .cancelled)
+          #expect(stored.task.state == .pending, "round \(round): a cancelled poll stranded it")
+          outcomes["cancelled", default: 0] += 1
+        default:
+          Issue.record("round \(round): unexpected answer \(String(describing: answer))")
+        }
+      }
+      print("cancel racing a grant, 300 rounds: \(outcomes)")
+    }
+  }
+
   @Test("The 101st concurrent call gets RESOURCE_EXHAUSTED naming the limit; the connection stays")
   func concurrencyLimit() async throws {
     try await withTestNode { node in

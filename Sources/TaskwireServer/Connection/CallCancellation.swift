@@ -67,10 +67,14 @@ extension CallCancellation {
   }
 }
 
-/// Runs `work`, returning `nil` instead if `cancellation` fires first (the work is cancelled).
+/// Runs `work`; when `cancellation` fires first, cancels it and still waits for its answer, which
+/// is returned only when `mustDeliver` says the client cannot do without it (a lease that was
+/// granted tasks before the cancel reached it: the worker must learn it holds them). Otherwise
+/// returns `nil`, and the caller answers with the cancellation's status.
 func runCancellable<T: Sendable>(
   _ work: @escaping @Sendable () async -> T,
-  cancelledBy cancellation: CallCancellation
+  cancelledBy cancellation: CallCancellation,
+  mustDeliver: @Sendable (T) -> Bool
 ) async -> T? {
   await withTaskGroup(of: T?.self) { group in
     group.addTask { await work() }
@@ -78,8 +82,16 @@ func runCancellable<T: Sendable>(
       await cancellation.wait()
       return nil
     }
-    let first = await group.next() ?? nil
+    if let first = await group.next(), let answer = first {
+      group.cancelAll()
+      return answer
+    }
+    // Cancelled first: the work may have finished in the same instant, or may be handing over
+    // what it already took; its answer decides.
     group.cancelAll()
-    return first
+    while let next = await group.next() {
+      if let answer = next { return mustDeliver(answer) ? answer : nil }
+    }
+    return nil
   }
 }

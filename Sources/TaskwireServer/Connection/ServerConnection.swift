@@ -256,7 +256,8 @@ struct ServerConnection {
           let answer =
             await runCancellable(
               { await router.unary(body, context: context) },
-              cancelledBy: cancellation
+              cancelledBy: cancellation,
+              mustDeliver: \.grantsTasks
             )
             ?? .error(cancellation.status.proto)
           calls.end(id)
@@ -306,6 +307,15 @@ extension CallCancellation {
     case .shutdown: WireStatus(.unavailable, "server is shutting down; retry on another connection")
     case .cancelledByClient, nil: WireStatus(.cancelled, "call cancelled by the client")
     }
+  }
+}
+
+extension Taskwire_V1_Frame.OneOf_Body {
+  /// Whether this answer hands tasks to a worker: such an answer goes out even when the call was
+  /// cancelled meanwhile, or the tasks would sit leased to no one until their lease expired.
+  var grantsTasks: Bool {
+    if case .leaseResponse(let response) = self { return !response.tasks.isEmpty }
+    return false
   }
 }
 

@@ -20,6 +20,13 @@ import TaskwireWire
 /// backoff (trying the next endpoint when one is down) after the connection drops or the server
 /// says go-away.
 ///
+/// **Concurrency.** Any number of tasks may use one client at once. The server takes at most
+/// `max_concurrent_calls` calls in flight per connection (100 by default; it announces its limit
+/// when the client connects), and an open watch holds one of them until it ends. Calls beyond the
+/// limit wait in the client, first in first out, and go out as earlier calls finish. A waiting
+/// call whose task is cancelled throws ``TaskwireError/Code/cancelled`` without being sent; when
+/// the connection drops, waiting calls fail like the calls in flight.
+///
 /// **Failures and retries.** A call in flight when the connection drops fails with
 /// ``TaskwireError/Code/unavailable``: whether a non-idempotent call took effect is then unknown.
 /// Idempotent calls — ``get(_:)``, ``list(filter:pageSize:)``, ``count(filter:)``, and a submit

@@ -9,26 +9,11 @@ import TaskwireWire
 /// buffer under a lock; the first frame of an event-loop tick schedules one write and one flush
 /// for everything gathered meanwhile. The channel handler routes answers back to waiting
 /// continuations (unary calls) or stream continuations (watches) without any actor hop.
+///
+/// At most the server's `max_concurrent_calls` calls are in flight, as the server counts them:
+/// from the request to the final answer (a unary call's answer, a stream's `stream_end`). Calls
+/// beyond it wait in a ``CallQueue`` and go out, oldest first, as final answers free slots.
 package final class ClientConnection: Sendable {
-  /// What the server pushes outside any call.
-  package enum Push: Sendable {
-    /// A cancel was requested for a task this worker connection holds.
-    case cancelNotice(taskID: String, leaseToken: String, reason: String)
-  }
-
-  /// The server's answer to the hello.
-  package struct Handshake: Sendable {
-    package var role: Taskwire_V1_Role
-    package var limits: Taskwire_V1_Limits
-    package var serverVersion: String
-    package var connectionID: String
-  }
-
-  private enum Slot {
-    case unary(CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>)
-    case stream(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation)
-  }
-
   private enum Phase {
     case handshaking(CheckedContinuation<Handshake, any Error>?)
     case ready
@@ -40,6 +25,7 @@ package final class ClientConnection: Sendable {
     var phase: Phase = .handshaking(nil)
     var nextCallID: UInt64 = 1
     var calls: [UInt64: Slot] = [:]
+    var queue = CallQueue<Queued>()
     var outbound: ByteBuffer
     var flushScheduled = false
     var wroteSinceLastPing = false
@@ -117,7 +103,7 @@ package final class ClientConnection: Sendable {
   ///
   /// When the calling task is cancelled a `cancel_call` frame goes out and the call still waits
   /// for the server's one answer (a cancelled long poll may have brought tasks that must be
-  /// released).
+  /// released). A call still waiting for a slot is dropped unsent and throws cancelled.
   package func unary(
     _ body: Taskwire_V1_Frame.OneOf_Body,
     callID: UInt64? = nil
@@ -126,37 +112,41 @@ package final class ClientConnection: Sendable {
     var frame = Taskwire_V1_Frame()
     frame.callID = id
     frame.body = body
-    let answer = try await withTaskCancellationHandler {
-      try await withCheckedThrowingContinuation {
-        (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
-        let error: (any Error)? = self.state.withLock { state in
-          if Task.isCancelled { return TaskwireError.callCancelled }
-          guard case .ready = state.phase, !state.closeWhenIdle else {
-            return Self.unusableError(state)
+    var refusals = 0
+    while true {
+      let answer = try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation {
+          (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
+          let started: Result<[CheckedContinuation<Void, Never>], TaskwireError> =
+            self.state.withLock { state in
+              if Task.isCancelled { return .failure(.callCancelled) }
+              guard case .ready = state.phase, !state.closeWhenIdle else {
+                return .failure(Self.unusableError(state))
+              }
+              return self.start(id, frame, .unary(continuation), &state)
+            }
+          switch started {
+          case .success(let woken): for waiter in woken { waiter.resume() }
+          case .failure(let error): continuation.resume(throwing: error)
           }
-          do {
-            try state.outbound.writeFrame(frame)
-          } catch {
-            return TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
-          }
-          state.calls[id] = .unary(continuation)
-          self.scheduleFlush(&state)
-          return nil
         }
-        if let error { continuation.resume(throwing: error) }
+      } onCancel: {
+        self.cancelCall(id)
       }
-    } onCancel: {
-      self.cancelCall(id)
+      guard case .error(let status) = answer else { return answer }
+      // The server refuses a call at admission also while it still counts answers we may
+      // already hold (it counts them until written); such a call never ran, so it goes again,
+      // as an HTTP/2 client retries a refused stream — a few times at most.
+      guard status.code == .resourceExhausted, status.limitName == "max_concurrent_calls",
+        refusals < 5
+      else { throw TaskwireError(status) }
+      refusals += 1
     }
-    if case .error(let status) = answer {
-      throw TaskwireError(status)
-    }
-    return answer
   }
 
   /// Starts a watch; its events arrive on the returned stream, which ends with the stream's
   /// status (OK = finishes, otherwise throws ``TaskwireError``). Dropping the stream cancels it
-  /// on the server.
+  /// on the server (or, while it waits for a slot, unsent).
   package func watch(
     _ request: Taskwire_V1_WatchRequest
   ) throws -> AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error> {
@@ -169,40 +159,40 @@ package final class ClientConnection: Sendable {
       throwing: (any Error).self,
       bufferingPolicy: .bufferingOldest(self.streamBufferLimit)
     )
-    try self.state.withLock { state in
+    let woken = try self.state.withLock { state in
       guard case .ready = state.phase, !state.closeWhenIdle else {
         throw Self.unusableError(state)
       }
-      try state.outbound.writeFrame(frame)
-      state.calls[id] = .stream(continuation)
-      self.scheduleFlush(&state)
+      return try self.start(id, frame, .stream(continuation), &state).get()
     }
+    for waiter in woken { waiter.resume() }
     continuation.onTermination = { [weak self] reason in
       if case .cancelled = reason { self?.cancelCall(id) }
     }
     return stream
   }
 
-  /// Sends `cancel_call` for `id` if it is still in flight. A stream is finished at once; a
-  /// unary call keeps waiting for its answer.
+  /// Sends `cancel_call` for `id` if it is still in flight. A stream is finished at once (its
+  /// slot stays taken until the server's `stream_end`); a unary call keeps waiting for its
+  /// answer. A call still waiting for a slot leaves the queue unsent and fails at once.
   package func cancelCall(_ id: UInt64) {
-    let finished: AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation? =
-      self.state.withLock { state in
-        guard let slot = state.calls[id] else { return nil }
-        var frame = Taskwire_V1_Frame()
-        frame.callID = id
-        frame.cancelCall = Taskwire_V1_CancelCall()
-        if (try? state.outbound.writeFrame(frame)) != nil {
-          self.scheduleFlush(&state)
-        }
-        if case .stream(let continuation) = slot {
-          state.calls[id] = nil
-          self.closeIfIdle(&state)
-          return continuation
-        }
-        return nil
+    let finished: Slot? = self.state.withLock { state in
+      if let queued = state.queue.remove(id) { return queued.slot }
+      guard let slot = state.calls[id] else { return nil }
+      if case .cancelledStream = slot { return nil }
+      var frame = Taskwire_V1_Frame()
+      frame.callID = id
+      frame.cancelCall = Taskwire_V1_CancelCall()
+      if (try? state.outbound.writeFrame(frame)) != nil {
+        self.scheduleFlush(&state)
       }
-    finished?.finish(throwing: TaskwireError.callCancelled)
+      if case .stream = slot {
+        state.calls[id] = .cancelledStream
+        return slot
+      }
+      return nil
+    }
+    finished?.fail(.callCancelled)
   }
 
   /// Sends a ping unless something was written since the last check (keeps the server's idle
@@ -249,6 +239,17 @@ package final class ClientConnection: Sendable {
     }
   }
 
+  /// Returns once at least `count` calls wait for a slot, or the connection closed (for tests).
+  package func waitForQueuedCalls(_ count: Int) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let registered = self.state.withLock { state in
+        if case .closed = state.phase { return false }
+        return state.queue.wait(forCount: count, continuation)
+      }
+      if !registered { continuation.resume() }
+    }
+  }
+
   // MARK: - Event loop side (called by ClientChannelHandler)
 
   /// Routes one frame from the server.
@@ -276,24 +277,27 @@ package final class ClientConnection: Sendable {
       guard let slot = state.calls[frame.callID] else { return .none }
       switch slot {
       case .unary(let continuation):
-        state.calls[frame.callID] = nil
-        self.closeIfIdle(&state)
+        self.finished(frame.callID, &state)
         return .unary(continuation, frame.body ?? .error(Self.emptyAnswer))
       case .stream(let continuation):
         switch frame.body {
         case .watchEvent(let event)?:
           return .event(continuation, event)
         case .streamEnd(let end)?:
-          state.calls[frame.callID] = nil
-          self.closeIfIdle(&state)
+          self.finished(frame.callID, &state)
           return .end(continuation, end.status)
         case .error(let status)?:
-          state.calls[frame.callID] = nil
-          self.closeIfIdle(&state)
+          self.finished(frame.callID, &state)
           return .end(continuation, status)
         default:
           return .none
         }
+      case .cancelledStream:
+        switch frame.body {
+        case .streamEnd?, .error?: self.finished(frame.callID, &state)
+        default: break
+        }
+        return .none
       }
     }
     switch delivery {
@@ -332,6 +336,7 @@ package final class ClientConnection: Sendable {
       let continuation: CheckedContinuation<Handshake, any Error>? = self.state.withLock { state in
         guard case .handshaking(let continuation?) = state.phase else { return nil }
         state.phase = .ready
+        state.queue.setLimit(announced: reply.limits.maxConcurrentCalls)
         return continuation
       }
       continuation?.resume(
@@ -363,10 +368,14 @@ package final class ClientConnection: Sendable {
         }
       }
     case .goAway?:
-      let waiters = self.state.withLock { state in
+      // Calls in flight finish; calls still waiting for a slot fail as new calls would (the
+      // server takes no new calls now).
+      let (waiters, queued, error) = self.state.withLock { state in
         if case .ready = state.phase { state.phase = .goingAway }
-        return self.markUnusable(&state)
+        let (queued, woken) = state.queue.removeAll()
+        return (self.markUnusable(&state) + woken, queued, Self.unusableError(state))
       }
+      for call in queued { call.slot.fail(error) }
       for waiter in waiters { waiter.resume() }
     case .cancelNotice(let notice)?:
       self.pushHandler?(
@@ -377,7 +386,7 @@ package final class ClientConnection: Sendable {
     }
   }
 
-  /// The channel closed: every call in flight fails with UNAVAILABLE.
+  /// The channel closed: every call in flight or waiting for a slot fails with UNAVAILABLE.
   func closed(cause: (any Error)?) {
     let (calls, hello, waiters, error):
       (
@@ -394,20 +403,16 @@ package final class ClientConnection: Sendable {
           hello = continuation
         }
         state.phase = .closed(state.connectionError ?? error)
-        let calls = Array(state.calls.values)
+        let (queued, woken) = state.queue.removeAll()
+        let calls = Array(state.calls.values) + queued.map(\.slot)
         state.calls.removeAll()
-        return (calls, hello, self.markUnusable(&state), error)
+        return (calls, hello, self.markUnusable(&state) + woken, error)
       }
     if let hello {
       let connectionError = self.state.withLock { $0.connectionError }
       hello.resume(throwing: connectionError ?? error)
     }
-    for slot in calls {
-      switch slot {
-      case .unary(let continuation): continuation.resume(throwing: error)
-      case .stream(let continuation): continuation.finish(throwing: error)
-      }
-    }
+    for slot in calls { slot.fail(error) }
     for waiter in waiters { waiter.resume() }
   }
 
@@ -427,6 +432,44 @@ package final class ClientConnection: Sendable {
   }
 
   // MARK: - Locked helpers
+
+  /// Sends call `id` now when a slot is free and no call waits; otherwise queues it, encoded.
+  /// Returns the test waiters that its queueing satisfies.
+  private func start(
+    _ id: UInt64,
+    _ frame: Taskwire_V1_Frame,
+    _ slot: Slot,
+    _ state: inout State
+  ) -> Result<[CheckedContinuation<Void, Never>], TaskwireError> {
+    do {
+      if state.queue.admitsNow(inFlight: state.calls.count) {
+        try state.outbound.writeFrame(frame)
+        state.calls[id] = slot
+        self.scheduleFlush(&state)
+        return .success([])
+      }
+      var request = self.channel.allocator.buffer(capacity: 0)
+      try request.writeFrame(frame)
+      return .success(state.queue.append(id, Queued(request: request, slot: slot)))
+    } catch {
+      return .failure(
+        TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
+      )
+    }
+  }
+
+  /// Call `id` got its final answer: its slot goes to the oldest waiting calls.
+  private func finished(_ id: UInt64, _ state: inout State) {
+    state.calls[id] = nil
+    if case .ready = state.phase {
+      while let next = state.queue.next(inFlight: state.calls.count) {
+        state.outbound.writeImmutableBuffer(next.element.request)
+        state.calls[next.id] = next.element.slot
+        self.scheduleFlush(&state)
+      }
+    }
+    self.closeIfIdle(&state)
+  }
 
   private func scheduleFlush(_ state: inout State) {
     guard !state.flushScheduled else { return }
@@ -471,14 +514,5 @@ package final class ClientConnection: Sendable {
     status.code = .internal
     status.message = "the server answered with an empty frame"
     return status
-  }
-}
-
-/// Carries a NIO error (not always `Sendable`) as a ``TaskwireError/cause`` by its description.
-struct SendableCause: Error, Sendable, CustomStringConvertible {
-  var description: String
-
-  init(_ error: any Error) {
-    self.description = String(describing: error)
   }
 }

@@ -174,6 +174,44 @@ struct MultiplexingTests {
     }
   }
 
+  @Test(
+    "A client that keeps 100 calls in flight and sends the next burst as answers arrive is never refused"
+  )
+  func fullBurstsBackToBack() async throws {
+    try await withTestNode { node in
+      let client = try await node.client()
+      var refused = 0
+      for round in UInt64(0)..<40 {
+        // 100 submits in one burst end together (one store pass); the next burst goes out the
+        // moment the last answer is read, while the server may still be finishing that write.
+        let burst = (UInt64(1)...100).map { index in
+          Taskwire_V1_Frame.request(
+            round * 1_000 + index,
+            .submitRequest(
+              .with {
+                $0.task.queue = "bursts"
+                $0.task.type = "b"
+              }
+            )
+          )
+        }
+        try await client.send(burst)
+        for _ in 0..<100 {
+          guard let answer = await client.next(timeout: .seconds(10)) else {
+            Issue.record("round \(round): an answer is missing")
+            return
+          }
+          switch answer.body {
+          case .submitResponse?: break
+          case let body? where body.errorCode == .resourceExhausted: refused += 1
+          default: Issue.record("round \(round): unexpected answer \(answer)")
+          }
+        }
+      }
+      #expect(refused == 0, "calls refused while the client kept to max_concurrent_calls")
+    }
+  }
+
   @Test("The 101st concurrent call gets RESOURCE_EXHAUSTED naming the limit; the connection stays")
   func concurrencyLimit() async throws {
     try await withTestNode { node in

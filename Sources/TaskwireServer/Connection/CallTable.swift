@@ -16,7 +16,7 @@ final class CallTable: Sendable {
 
   private struct State {
     var calls: [UInt64: (cancellation: CallCancellation, long: Bool)] = [:]
-    /// Calls that ended but whose answer is not written yet (bounded like the calls themselves).
+    /// Calls that ended but whose answer is not written yet (bounded at twice the limit).
     var unwritten = 0
     var draining = false
     var onDrained: (@Sendable () -> Void)?
@@ -34,13 +34,17 @@ final class CallTable: Sendable {
     self.state.withLock { state in
       if state.calls[id] != nil { return .duplicate }
       if state.draining { return .draining }
-      // Calls in flight are bounded by the limit; answers not yet written are bounded by it too,
-      // separately, so a pipelining client that reads promptly never trips over answers still
-      // on their way out, while a peer that stops reading cannot make them pile up.
+      // Calls in flight are bounded by the limit. Answers not yet written are bounded
+      // separately, at twice the limit: a call's answer counts as unwritten until the task
+      // that wrote it resumes, which can be after the client has read it and sent the next call
+      // (a burst of 100 submits ends all at once), so a client that keeps to the limit and reads
+      // promptly never trips over them, while a peer that stops reading cannot make them pile up.
       if state.calls.count >= self.maxConcurrentCalls {
         return .tooMany(inFlight: state.calls.count)
       }
-      if state.unwritten >= self.maxConcurrentCalls { return .tooMany(inFlight: state.unwritten) }
+      if state.unwritten >= 2 * self.maxConcurrentCalls {
+        return .tooMany(inFlight: state.unwritten)
+      }
       let cancellation = CallCancellation()
       state.calls[id] = (cancellation, long)
       return .admitted(cancellation)

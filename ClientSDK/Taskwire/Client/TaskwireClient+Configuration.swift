@@ -151,7 +151,8 @@ extension TaskwireClient {
     /// in all when it fails with UNAVAILABLE (a dropped connection, a server restart). Default 5.
     public var idempotentCallAttempts = 5
     /// Events a watch keeps for a consumer that reads slower than they arrive; past it the
-    /// server stream is cut and resumed after the last event delivered. Default 10,000.
+    /// server stream is cut and resumed after the last event delivered. A watch by id keeps at
+    /// least one per id (its first snapshots), and every watch at least one. Default 10,000.
     public var watchBufferLimit = 10_000
 
     /// A configuration for `endpoints` with `token`.

@@ -1,14 +1,17 @@
 import Foundation
+import Logging
 import TaskwireProto
 
 extension TaskwireClient {
   /// Watches tasks by id: first one ``TaskEvent/Kind/snapshot`` per task (its current state),
   /// then every change, live.
   ///
-  /// The sequence resumes by itself — after the server cut it for falling behind, after a
-  /// reconnect, after a server restart — from the last event it delivered, so nothing is missed
-  /// and nothing repeats. Ending the iteration (or cancelling its task) ends the server stream.
-  /// It never ends by itself: stop when you saw what you wait for.
+  /// The sequence resumes by itself — after falling behind (the server's buffer or this
+  /// client's ``Configuration/watchBufferLimit``), after a reconnect, after a server restart —
+  /// from the last event it delivered, so nothing is missed and nothing repeats. When the server
+  /// no longer keeps the events after that point (24 h or 10 million events), it starts over
+  /// with a fresh snapshot of every task. Ending the iteration (or cancelling its task) ends the
+  /// server stream. It never ends by itself: stop when you saw what you wait for.
   ///
   /// - Parameter after: resume after this sequence instead (no snapshots).
   public func watch(_ ids: [TaskID], after: UInt64? = nil) -> TaskEventSequence {
@@ -23,7 +26,12 @@ extension TaskwireClient {
   }
 
   /// Watches every task matching `filter` (no snapshots), live, or replaying events after the
-  /// sequence `after` first. Resumes by itself like ``watch(_:after:)``.
+  /// sequence `after` first. Resumes by itself like ``watch(_:after:)``, with every event once.
+  ///
+  /// When the events after the point to resume from are no longer kept (24 h or 10 million
+  /// events), the iteration throws ``TaskwireError`` `failedPrecondition` with
+  /// ``TaskwireError/snapshotRequired``: events were missed; read the current state with
+  /// ``list(filter:pageSize:)`` and watch again.
   ///
   /// The filter's queues, types, states and ``TaskFilter/createdBy`` apply, to the replay as to
   /// the live events; an ``TaskFilter/idempotencyKey`` is refused (`invalidArgument`).
@@ -151,20 +159,38 @@ public struct TaskEventSequence: AsyncSequence, Sendable {
           self.stream = nil
           switch error.code {
           case .resourceExhausted where error.limit?.name != "max_concurrent_calls":
-            // Fell behind (server or client buffer): resume at once after the last event.
+            // Fell behind (the server's `watch_buffer` or our `client_watch_buffer`): resume at
+            // once after the last event delivered.
             if self.lastSequence == 0, let resume = error.resumeFrom {
               self.lastSequence = resume
             }
+            self.client.logger.debug(
+              "watch fell behind; resuming",
+              metadata: [
+                "limit": "\(error.limit?.name ?? "")", "after_sequence": "\(self.lastSequence)",
+              ]
+            )
           case .unavailable, .resourceExhausted:
             if self.lastSequence == 0, let resume = error.resumeFrom {
               self.lastSequence = resume
             }
             await self.pauseBeforeResume()
-          case .failedPrecondition where error.snapshotRequired && !self.request.taskIds.isEmpty:
+          case .failedPrecondition where error.snapshotRequired:
+            guard !self.request.taskIds.isEmpty else {
+              // A filter watch has no snapshots to start over from: the events are lost.
+              var missed = error
+              missed.message =
+                "events after sequence \(self.lastSequence) were missed (no longer kept): "
+                + error.message
+              throw missed
+            }
             // Too old to replay: start over with fresh snapshots.
             self.lastSequence = 0
-          case .cancelled:
+          case .cancelled where Task.isCancelled:
             return nil
+          case .cancelled:
+            // Not our cancel: ending here would lose events silently; resume instead.
+            await self.pauseBeforeResume()
           default:
             throw error
           }

@@ -20,8 +20,12 @@ extension ClientConnection {
   enum Slot {
     /// A unary call: resumed with its answer.
     case unary(CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>)
-    /// A watch: fed its events, finished by its `stream_end`.
-    case stream(AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation)
+    /// A watch: fed its events, finished by its `stream_end`; cut when more than `bufferLimit`
+    /// events wait for its consumer.
+    case stream(
+      AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation,
+      bufferLimit: Int
+    )
     /// A stream the client cancelled: it holds its slot until the server's `stream_end`.
     case cancelledStream
 
@@ -29,7 +33,7 @@ extension ClientConnection {
     func fail(_ error: TaskwireError) {
       switch self {
       case .unary(let continuation): continuation.resume(throwing: error)
-      case .stream(let continuation): continuation.finish(throwing: error)
+      case .stream(let continuation, _): continuation.finish(throwing: error)
       case .cancelledStream: break
       }
     }

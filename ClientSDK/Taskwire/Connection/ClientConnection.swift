@@ -34,12 +34,15 @@ package final class ClientConnection: Sendable {
     var connectionError: TaskwireError?
     var unusableWaiters: [CheckedContinuation<Void, Never>] = []
     var unusable = false
+    var laggingStreams = 0
+    var laggingWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
   }
 
   package let channel: any Channel
   private let state: Mutex<State>
   private let pushHandler: (@Sendable (Push) -> Void)?
-  /// Events a watch stream may hold before it is cut and resumed (bounds client memory).
+  /// Events a watch stream may hold before it is cut and resumed (bounds client memory); a
+  /// watch by id holds at least one per id, so its first snapshots always arrive whole.
   package let streamBufferLimit: Int
 
   package init(
@@ -147,6 +150,10 @@ package final class ClientConnection: Sendable {
   /// Starts a watch; its events arrive on the returned stream, which ends with the stream's
   /// status (OK = finishes, otherwise throws ``TaskwireError``). Dropping the stream cancels it
   /// on the server (or, while it waits for a slot, unsent).
+  ///
+  /// A consumer that lets more events wait than the stream buffers gets the ones buffered, then
+  /// ``TaskwireError/Code/resourceExhausted`` with the limit `client_watch_buffer` (as the
+  /// server's `watch_buffer`): the stream is cut, to be resumed after the last event delivered.
   package func watch(
     _ request: Taskwire_V1_WatchRequest
   ) throws -> AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error> {
@@ -154,16 +161,19 @@ package final class ClientConnection: Sendable {
     var frame = Taskwire_V1_Frame()
     frame.callID = id
     frame.watchRequest = request
+    // Snapshots come first, one per id, and a resume sends none: they must never be cut off.
+    let bufferLimit = Swift.max(self.streamBufferLimit, request.taskIds.count, 1)
     let (stream, continuation) = AsyncThrowingStream.makeStream(
       of: Taskwire_V1_WatchEvent.self,
       throwing: (any Error).self,
-      bufferingPolicy: .bufferingOldest(self.streamBufferLimit)
+      bufferingPolicy: .bufferingOldest(bufferLimit)
     )
     let woken = try self.state.withLock { state in
       guard case .ready = state.phase, !state.closeWhenIdle else {
         throw Self.unusableError(state)
       }
-      return try self.start(id, frame, .stream(continuation), &state).get()
+      return try self.start(id, frame, .stream(continuation, bufferLimit: bufferLimit), &state)
+        .get()
     }
     for waiter in woken { waiter.resume() }
     continuation.onTermination = { [weak self] reason in
@@ -172,10 +182,10 @@ package final class ClientConnection: Sendable {
     return stream
   }
 
-  /// Sends `cancel_call` for `id` if it is still in flight. A stream is finished at once (its
-  /// slot stays taken until the server's `stream_end`); a unary call keeps waiting for its
-  /// answer. A call still waiting for a slot leaves the queue unsent and fails at once.
-  package func cancelCall(_ id: UInt64) {
+  /// Sends `cancel_call` for `id` if it is still in flight. A stream is finished at once with
+  /// `error` (its slot stays taken until the server's `stream_end`); a unary call keeps waiting
+  /// for its answer. A call still waiting for a slot leaves the queue unsent and fails at once.
+  package func cancelCall(_ id: UInt64, error: TaskwireError = .callCancelled) {
     let finished: Slot? = self.state.withLock { state in
       if let queued = state.queue.remove(id) { return queued.slot }
       guard let slot = state.calls[id] else { return nil }
@@ -192,7 +202,7 @@ package final class ClientConnection: Sendable {
       }
       return nil
     }
-    finished?.fail(.callCancelled)
+    finished?.fail(error)
   }
 
   /// Sends a ping unless something was written since the last check (keeps the server's idle
@@ -250,6 +260,20 @@ package final class ClientConnection: Sendable {
     }
   }
 
+  /// Returns once at least `count` watch streams on this connection were cut because their
+  /// consumer fell behind, or the connection closed (for tests).
+  package func waitForLaggingStreams(_ count: Int) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let now = self.state.withLock { state in
+        if case .closed = state.phase { return true }
+        if state.laggingStreams >= count { return true }
+        state.laggingWaiters.append((count, continuation))
+        return false
+      }
+      if now { continuation.resume() }
+    }
+  }
+
   // MARK: - Event loop side (called by ClientChannelHandler)
 
   /// Routes one frame from the server.
@@ -266,7 +290,8 @@ package final class ClientConnection: Sendable {
       )
       case event(
         AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation,
-        Taskwire_V1_WatchEvent
+        Taskwire_V1_WatchEvent,
+        bufferLimit: Int
       )
       case end(
         AsyncThrowingStream<Taskwire_V1_WatchEvent, any Error>.Continuation,
@@ -279,10 +304,10 @@ package final class ClientConnection: Sendable {
       case .unary(let continuation):
         self.finished(frame.callID, &state)
         return .unary(continuation, frame.body ?? .error(Self.emptyAnswer))
-      case .stream(let continuation):
+      case .stream(let continuation, let bufferLimit):
         switch frame.body {
         case .watchEvent(let event)?:
-          return .event(continuation, event)
+          return .event(continuation, event, bufferLimit: bufferLimit)
         case .streamEnd(let end)?:
           self.finished(frame.callID, &state)
           return .end(continuation, end.status)
@@ -305,21 +330,22 @@ package final class ClientConnection: Sendable {
       break
     case .unary(let continuation, let body):
       continuation.resume(returning: body)
-    case .event(let continuation, let event):
+    case .event(let continuation, let event, let bufferLimit):
       if case .dropped = continuation.yield(event) {
-        // The consumer fell behind: cut the stream; the resuming watch continues after the last
-        // event it delivered.
-        self.cancelCall(frame.callID)
+        // The consumer fell behind: cut the stream. It ends with the lag (not as cancelled,
+        // which reads as the consumer's own end) after the events it buffered, so the resuming
+        // watch continues after the last event it delivered.
         var lagging = TaskwireError(
           code: .resourceExhausted,
-          message: "the watch consumer fell \(self.streamBufferLimit) events behind"
+          message: "lagging: the watch consumer fell more than \(bufferLimit) events behind"
         )
         lagging.limit = .init(
           name: "client_watch_buffer",
-          value: UInt64(self.streamBufferLimit),
-          observed: UInt64(self.streamBufferLimit) + 1
+          value: UInt64(bufferLimit),
+          observed: UInt64(bufferLimit) + 1
         )
-        continuation.finish(throwing: lagging)
+        self.cancelCall(frame.callID, error: lagging)
+        self.countLaggingStream()
       }
     case .end(let continuation, let status):
       if status.code == .ok {
@@ -406,7 +432,9 @@ package final class ClientConnection: Sendable {
         let (queued, woken) = state.queue.removeAll()
         let calls = Array(state.calls.values) + queued.map(\.slot)
         state.calls.removeAll()
-        return (calls, hello, self.markUnusable(&state) + woken, error)
+        let lagging = state.laggingWaiters.map(\.continuation)
+        state.laggingWaiters.removeAll()
+        return (calls, hello, self.markUnusable(&state) + woken + lagging, error)
       }
     if let hello {
       let connectionError = self.state.withLock { $0.connectionError }
@@ -429,6 +457,18 @@ package final class ClientConnection: Sendable {
     if let buffer {
       self.channel.writeAndFlush(buffer, promise: nil)
     }
+  }
+
+  /// Counts a stream cut for lag and wakes the tests waiting for that many.
+  private func countLaggingStream() {
+    let woken = self.state.withLock { state in
+      state.laggingStreams += 1
+      let count = state.laggingStreams
+      let woken = state.laggingWaiters.filter { $0.count <= count }.map(\.continuation)
+      state.laggingWaiters.removeAll { $0.count <= count }
+      return woken
+    }
+    for waiter in woken { waiter.resume() }
   }
 
   // MARK: - Locked helpers

@@ -110,12 +110,13 @@ public final class WatchHub: Sendable {
           if page.count < 500 { break }
         }
       } else if !request.taskIDs.isEmpty {
+        // All snapshots from one point in time: a change between two separate reads could
+        // carry a sequence below a later task's snapshot, and a client that resumes after the
+        // newest event it saw would then skip it.
         var snapshots: [WatchItem] = []
-        for taskID in request.taskIDs {
-          if let task = try await self.store.get(taskID: taskID) {
-            perTaskFloor[taskID] = task.sequence
-            snapshots.append(.snapshot(task))
-          }
+        for task in try await self.store.get(taskIDs: request.taskIDs) {
+          perTaskFloor[task.id] = task.sequence
+          snapshots.append(.snapshot(task))
         }
         await send(snapshots)
       }

@@ -8,6 +8,21 @@ extension SQLiteTaskStore {
     try await read { db in try TaskRow.load(db, id: taskID, withAttempts: true) }
   }
 
+  public func get(taskIDs: [String]) async throws -> [TaskRecord] {
+    try await read { db in
+      // One read transaction: every row comes from the same WAL snapshot.
+      try db.execute("BEGIN")
+      do {
+        let tasks = try taskIDs.compactMap { try TaskRow.load(db, id: $0, withAttempts: true) }
+        try db.execute("COMMIT")
+        return tasks
+      } catch {
+        try? db.execute("ROLLBACK")
+        throw error
+      }
+    }
+  }
+
   public func list(filter: TaskFilter, pageSize: Int, cursor: String?) async throws -> TaskPage {
     let limit = min(max(pageSize, 1), 1_000)
     return try await read { db in

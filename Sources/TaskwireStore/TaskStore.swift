@@ -84,6 +84,12 @@ public protocol TaskStore: Sendable {
   /// A task with its attempt history, or `nil`.
   func get(taskID: String) async throws -> TaskRecord?
 
+  /// The tasks of `taskIDs` that exist, with their attempt histories, in the order given, all
+  /// read at one point in time (one consistent snapshot: no commit falls between two of them).
+  /// A watch by ids starts from these, so a change made between two separate reads cannot be
+  /// hidden behind a later task's snapshot.
+  func get(taskIDs: [String]) async throws -> [TaskRecord]
+
   /// Tasks matching `filter` in id order, `pageSize` at most, after `cursor`.
   func list(filter: TaskFilter, pageSize: Int, cursor: String?) async throws -> TaskPage
 

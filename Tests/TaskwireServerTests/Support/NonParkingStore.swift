@@ -77,6 +77,10 @@ struct NonParkingStore: TaskStore {
     try await base.get(taskID: taskID)
   }
 
+  func get(taskIDs: [String]) async throws -> [TaskRecord] {
+    try await base.get(taskIDs: taskIDs)
+  }
+
   func list(filter: TaskFilter, pageSize: Int, cursor: String?) async throws -> TaskPage {
     try await base.list(filter: filter, pageSize: pageSize, cursor: cursor)
   }

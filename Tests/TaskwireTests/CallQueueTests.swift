@@ -41,38 +41,30 @@ struct CallQueueTests {
     .timeLimit(.minutes(1))
   )
   func waitsForASlot() async throws {
-    try await withTestServer { server in
-      let configuration = try await server.clientConfiguration(role: .client)
-      try await withTaskwireClient(configuration: configuration) { client in
-        let task = try await client.submit(type: "slot.hold", payload: Data()).task.id
-        let connection = try await client.connection.connection()
-        let limit = try self.announcedLimit(client)
-        try await self.withOpenWatches(limit, of: task, on: client) { stop in
-          // Every slot is taken: a get waits in the queue; cancelling its task fails it unsent.
-          try await withThrowingTaskGroup(of: Void.self) { callers in
-            callers.addTask {
-              do {
-                _ = try await client.get(task)
-                Issue.record("the waiting get was answered while every slot was held")
-              } catch let error as TaskwireError {
-                #expect(error.code == .cancelled)
-              }
-            }
-            await connection.waitForQueuedCalls(1)
-            callers.cancelAll()
-            try await callers.waitForAll()
-          }
-          #expect(connection.isUsable)
-
-          // The next get waits too, and goes out once one watch ends.
-          try await withThrowingTaskGroup(of: TaskSnapshot.self) { callers in
-            callers.addTask { try await client.get(task) }
-            await connection.waitForQueuedCalls(1)
-            stop[0].open()
-            let snapshot = try await callers.next()
-            #expect(snapshot?.id == task)
+    try await self.withAllSlotsHeld { client, connection, task, stop in
+      // Every slot is taken: a get waits in the queue; cancelling its task fails it unsent.
+      try await withThrowingTaskGroup(of: Void.self) { callers in
+        callers.addTask {
+          do {
+            _ = try await client.get(task)
+            Issue.record("the waiting get was answered while every slot was held")
+          } catch let error as TaskwireError {
+            #expect(error.code == .cancelled)
           }
         }
+        await connection.waitForQueuedCalls(1)
+        callers.cancelAll()
+        try await callers.waitForAll()
+      }
+      #expect(connection.isUsable)
+
+      // The next get waits too, and goes out once one watch ends.
+      try await withThrowingTaskGroup(of: TaskSnapshot.self) { callers in
+        callers.addTask { try await client.get(task) }
+        await connection.waitForQueuedCalls(1)
+        stop[0].open()
+        let snapshot = try await callers.next()
+        #expect(snapshot?.id == task)
       }
     }
   }
@@ -82,28 +74,20 @@ struct CallQueueTests {
     .timeLimit(.minutes(1))
   )
   func waitingCallFailsOnDrop() async throws {
-    try await withTestServer { server in
-      let configuration = try await server.clientConfiguration(role: .client)
-      try await withTaskwireClient(configuration: configuration) { client in
-        let task = try await client.submit(type: "slot.hold", payload: Data()).task.id
-        let connection = try await client.connection.connection()
-        let limit = try self.announcedLimit(client)
-        try await self.withOpenWatches(limit, of: task, on: client) { _ in
-          try await withThrowingTaskGroup(of: Void.self) { callers in
-            callers.addTask {
-              do {
-                // Without an idempotency key a submit is not retried: it shows the raw error.
-                _ = try await client.submit(type: "slot.queued", payload: Data())
-                Issue.record("the waiting submit succeeded on a dropped connection")
-              } catch let error as TaskwireError {
-                #expect(error.code == .unavailable)
-              }
-            }
-            await connection.waitForQueuedCalls(1)
-            client.dropConnectionForTesting()
-            try await callers.waitForAll()
+    try await self.withAllSlotsHeld { client, connection, task, _ in
+      try await withThrowingTaskGroup(of: Void.self) { callers in
+        callers.addTask {
+          do {
+            // Without an idempotency key a submit is not retried: it shows the raw error.
+            _ = try await client.submit(type: "slot.queued", payload: Data())
+            Issue.record("the waiting submit succeeded on a dropped connection")
+          } catch let error as TaskwireError {
+            #expect(error.code == .unavailable)
           }
         }
+        await connection.waitForQueuedCalls(1)
+        client.dropConnectionForTesting()
+        try await callers.waitForAll()
       }
     }
   }
@@ -190,6 +174,25 @@ struct CallQueueTests {
     #expect(mostUnanswered <= 3)
     connection.close()
     try await server.channel.close()
+  }
+
+  /// Starts a test server and a client, submits one task, and holds every slot of the client's
+  /// connection with a watch of it (see ``withOpenWatches(_:of:on:_:)``) while `body` runs with
+  /// the client, its connection, the task and the watches' stop latches.
+  private func withAllSlotsHeld(
+    _ body: (TaskwireClient, ClientConnection, TaskID, [Latch]) async throws -> Void
+  ) async throws {
+    try await withTestServer { server in
+      let configuration = try await server.clientConfiguration(role: .client)
+      try await withTaskwireClient(configuration: configuration) { client in
+        let task = try await client.submit(type: "slot.hold", payload: Data()).task.id
+        let connection = try await client.connection.connection()
+        let limit = try self.announcedLimit(client)
+        try await self.withOpenWatches(limit, of: task, on: client) { stop in
+          try await body(client, connection, task, stop)
+        }
+      }
+    }
   }
 
   /// The server's `max_concurrent_calls` from the hello reply (the test server's default, 100).

@@ -24,35 +24,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "tw_frame.h"
+#include "tw_client.h"
 
-#define TW_MAX_NOTICES 1024
-#define TW_WAIT_TICK_MS 250
-#define TW_WRITE_TIMEOUT_MS 30000
-
-typedef Taskwire__V1__Frame Frame;
-
-struct tw_client {
-  int fd;
-  SSL_CTX *ctx;
-  SSL *ssl;
-  tw_frame_reader reader;
-  uint8_t rbuf[16384];
-  size_t rbuf_off, rbuf_len;
-  uint64_t next_call_id;
-  uint64_t next_nonce;
-  tw_limits limits;
-  int role;
-  char *server_version;
-  char *connection_id;
-  int going_away;
-  int broken;
-  int64_t last_send_ms;
-  int ping_interval_ms;
-  volatile sig_atomic_t *interrupt_flag;
-  tw_cancel_notice notices[TW_MAX_NOTICES];
-  size_t notice_head, notice_count;
-};
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -68,18 +41,16 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *dupstr(const char *s) {
+char *twi_dupstr(const char *s) {
   return strdup(s ? s : "");
 }
 
 /* protobuf-c wants non-const char* for string fields; it never writes through them when packing. */
-static char *S(const char *s) {
+char *twi_str(const char *s) {
   return (char *)(s ? s : "");
 }
 
-static int set_status(tw_status *st, int code, int local, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int set_status(tw_status *st, int code, int local, const char *fmt, ...) {
+int twi_set_status(tw_status *st, int code, int local, const char *fmt, ...) {
   if (st == NULL) return -1;
   memset(st, 0, sizeof *st);
   st->code = code;
@@ -91,12 +62,12 @@ static int set_status(tw_status *st, int code, int local, const char *fmt, ...) 
   return -1;
 }
 
-static void status_ok(tw_status *st) {
+void twi_status_ok(tw_status *st) {
   if (st == NULL) return;
   memset(st, 0, sizeof *st);
 }
 
-static void status_from_proto(tw_status *st, const Taskwire__V1__Status *s) {
+void twi_status_from_proto(tw_status *st, const Taskwire__V1__Status *s) {
   if (st == NULL) return;
   memset(st, 0, sizeof *st);
   if (s == NULL) {
@@ -223,7 +194,7 @@ static int io_write_all(tw_client *c, const uint8_t *buf, size_t len, tw_status 
     int64_t left = deadline - mono_ms();
     if ((err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) && left > 0) {
       if (wait_fd(c->fd, err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, (int)left) < 0) {
-        rc = set_status(st, TW_UNAVAILABLE, 1, "poll: %s", strerror(errno));
+        rc = twi_set_status(st, TW_UNAVAILABLE, 1, "poll: %s", strerror(errno));
         break;
       }
       continue;
@@ -234,7 +205,7 @@ static int io_write_all(tw_client *c, const uint8_t *buf, size_t len, tw_status 
     } else {
       ssl_error_text(msg, sizeof msg);
     }
-    rc = set_status(st, TW_UNAVAILABLE, 1, "connection lost while writing: %s", msg);
+    rc = twi_set_status(st, TW_UNAVAILABLE, 1, "connection lost while writing: %s", msg);
     break;
   }
 
@@ -270,28 +241,28 @@ static int io_read_some(tw_client *c, int timeout_ms, tw_status *st) {
       int w = wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, (int)left);
       if (w < 0) {
         mark_broken(c);
-        return set_status(st, TW_UNAVAILABLE, 1, "poll: %s", strerror(errno));
+        return twi_set_status(st, TW_UNAVAILABLE, 1, "poll: %s", strerror(errno));
       }
       if (w == 0) return 0;
       continue;
     }
     mark_broken(c);
     if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-      return set_status(st, TW_UNAVAILABLE, 1, "connection closed by the server%s",
+      return twi_set_status(st, TW_UNAVAILABLE, 1, "connection closed by the server%s",
                         tw_frame_reader_mid_frame(&c->reader) ? " in the middle of a frame" : "");
     }
     char msg[256];
     ssl_error_text(msg, sizeof msg);
-    return set_status(st, TW_UNAVAILABLE, 1, "connection lost while reading: %s", msg);
+    return twi_set_status(st, TW_UNAVAILABLE, 1, "connection lost while reading: %s", msg);
   }
 }
 
-static int send_frame(tw_client *c, const Frame *f, tw_status *st) {
+int twi_send_frame(tw_client *c, const Frame *f, tw_status *st) {
   size_t len = 0;
   uint8_t *buf = tw_frame_encode(f, c->limits.max_frame_bytes, &len);
   if (buf == NULL) {
     size_t n = taskwire__v1__frame__get_packed_size(f);
-    set_status(st, TW_RESOURCE_EXHAUSTED, 1, "frame of %zu bytes exceeds max_frame (limit %u)", n,
+    twi_set_status(st, TW_RESOURCE_EXHAUSTED, 1, "frame of %zu bytes exceeds max_frame (limit %u)", n,
                c->limits.max_frame_bytes);
     snprintf(st->limit_name, sizeof st->limit_name, "max_frame");
     st->limit_value = c->limits.max_frame_bytes;
@@ -320,14 +291,14 @@ static int read_frame(tw_client *c, int timeout_ms, Frame **out, tw_status *st) 
         free(body);
         if (f == NULL) {
           mark_broken(c);
-          return set_status(st, TW_INTERNAL, 1, "the server sent %u bytes that are not a Frame", len);
+          return twi_set_status(st, TW_INTERNAL, 1, "the server sent %u bytes that are not a Frame", len);
         }
         *out = f;
         return 1;
       }
       if (r == TW_FR_TOO_LARGE) {
         mark_broken(c);
-        set_status(st, TW_RESOURCE_EXHAUSTED, 1,
+        twi_set_status(st, TW_RESOURCE_EXHAUSTED, 1,
                    "the server declared a frame of %u bytes, over max_frame (limit %u)",
                    c->reader.declared_len, c->reader.max_frame);
         snprintf(st->limit_name, sizeof st->limit_name, "max_frame");
@@ -337,11 +308,11 @@ static int read_frame(tw_client *c, int timeout_ms, Frame **out, tw_status *st) 
       }
       if (r == TW_FR_EMPTY) {
         mark_broken(c);
-        return set_status(st, TW_INTERNAL, 1, "the server sent an empty frame");
+        return twi_set_status(st, TW_INTERNAL, 1, "the server sent an empty frame");
       }
       if (r == TW_FR_NOMEM || r == TW_FR_DEAD) {
         mark_broken(c);
-        return set_status(st, TW_INTERNAL, 1, "out of memory reading a frame");
+        return twi_set_status(st, TW_INTERNAL, 1, "out of memory reading a frame");
       }
       continue; /* NEED_MORE with input left cannot happen; loop to read more */
     }
@@ -362,9 +333,9 @@ static void record_notice(tw_client *c, const Taskwire__V1__CancelNotice *n) {
     c->notice_count--;
   }
   tw_cancel_notice *slot = &c->notices[(c->notice_head + c->notice_count) % TW_MAX_NOTICES];
-  slot->task_id = dupstr(n->task_id);
-  slot->lease_token = dupstr(n->lease_token);
-  slot->reason = dupstr(n->reason);
+  slot->task_id = twi_dupstr(n->task_id);
+  slot->lease_token = twi_dupstr(n->lease_token);
+  slot->reason = twi_dupstr(n->reason);
   c->notice_count++;
 }
 
@@ -378,7 +349,7 @@ static int handle_push(tw_client *c, const Frame *f, tw_status *st) {
       out.call_id = 0;
       out.body_case = TASKWIRE__V1__FRAME__BODY_PONG;
       out.pong = &pong;
-      return send_frame(c, &out, st);
+      return twi_send_frame(c, &out, st);
     }
     case TASKWIRE__V1__FRAME__BODY_CANCEL_NOTICE:
       record_notice(c, f->cancel_notice);
@@ -387,7 +358,7 @@ static int handle_push(tw_client *c, const Frame *f, tw_status *st) {
       c->going_away = 1;
       return 0;
     case TASKWIRE__V1__FRAME__BODY_ERROR:
-      status_from_proto(st, f->error);
+      twi_status_from_proto(st, f->error);
       mark_broken(c);
       return -1;
     default:
@@ -395,13 +366,13 @@ static int handle_push(tw_client *c, const Frame *f, tw_status *st) {
   }
 }
 
-static int send_cancel_call(tw_client *c, uint64_t call_id, tw_status *st) {
+int twi_send_cancel_call(tw_client *c, uint64_t call_id, tw_status *st) {
   Taskwire__V1__CancelCall cc = TASKWIRE__V1__CANCEL_CALL__INIT;
   Frame out = TASKWIRE__V1__FRAME__INIT;
   out.call_id = call_id;
   out.body_case = TASKWIRE__V1__FRAME__BODY_CANCEL_CALL;
   out.cancel_call = &cc;
-  return send_frame(c, &out, st);
+  return twi_send_frame(c, &out, st);
 }
 
 static int send_ping(tw_client *c, uint64_t nonce, tw_status *st) {
@@ -411,17 +382,17 @@ static int send_ping(tw_client *c, uint64_t nonce, tw_status *st) {
   out.call_id = 0;
   out.body_case = TASKWIRE__V1__FRAME__BODY_PING;
   out.ping = &ping;
-  return send_frame(c, &out, st);
+  return twi_send_frame(c, &out, st);
 }
 
 /* Waits for the next frame of call `call_id`, handling pushed frames meanwhile. Sends a ping when
  * idle for ping_interval_ms and a CancelCall (once, tracked in *cancel_sent) when the interrupt flag
  * is set. 0 = *out set, -1 = error. */
-static int wait_call_frame(tw_client *c, uint64_t call_id, int interruptible, int *cancel_sent,
+int twi_wait_call_frame(tw_client *c, uint64_t call_id, int interruptible, int *cancel_sent,
                            Frame **out, tw_status *st) {
   for (;;) {
     if (interruptible && c->interrupt_flag && *c->interrupt_flag && !*cancel_sent) {
-      if (send_cancel_call(c, call_id, st) != 0) return -1;
+      if (twi_send_cancel_call(c, call_id, st) != 0) return -1;
       *cancel_sent = 1;
     }
     if (mono_ms() - c->last_send_ms >= c->ping_interval_ms) {
@@ -446,11 +417,11 @@ static int wait_call_frame(tw_client *c, uint64_t call_id, int interruptible, in
   }
 }
 
-static int check_usable(tw_client *c, tw_status *st) {
-  if (c == NULL) return set_status(st, TW_INVALID_ARGUMENT, 1, "no client");
-  if (c->broken) return set_status(st, TW_UNAVAILABLE, 1, "the connection is closed");
+int twi_check_usable(tw_client *c, tw_status *st) {
+  if (c == NULL) return twi_set_status(st, TW_INVALID_ARGUMENT, 1, "no client");
+  if (c->broken) return twi_set_status(st, TW_UNAVAILABLE, 1, "the connection is closed");
   if (c->going_away)
-    return set_status(st, TW_UNAVAILABLE, 1, "the server is going away; reconnect");
+    return twi_set_status(st, TW_UNAVAILABLE, 1, "the server is going away; reconnect");
   return 0;
 }
 
@@ -458,33 +429,33 @@ static int check_usable(tw_client *c, tw_status *st) {
  * holds a frame whose body is `expected`; an error frame becomes -1 with its status. Only
  * interruptible calls (long polls) are cancelled by the interrupt flag; a complete or release made
  * while shutting down must run to its end. */
-static int call_ex(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected,
+int twi_call_ex(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected,
                    int interruptible, Frame **resp, tw_status *st) {
-  if (check_usable(c, st) != 0) return -1;
+  if (twi_check_usable(c, st) != 0) return -1;
   req->call_id = c->next_call_id++;
-  if (send_frame(c, req, st) != 0) return -1;
+  if (twi_send_frame(c, req, st) != 0) return -1;
   int cancel_sent = 0;
   Frame *f = NULL;
-  if (wait_call_frame(c, req->call_id, interruptible, &cancel_sent, &f, st) != 0) return -1;
+  if (twi_wait_call_frame(c, req->call_id, interruptible, &cancel_sent, &f, st) != 0) return -1;
   if (f->body_case == TASKWIRE__V1__FRAME__BODY_ERROR) {
-    status_from_proto(st, f->error);
+    twi_status_from_proto(st, f->error);
     taskwire__v1__frame__free_unpacked(f, NULL);
     return -1;
   }
   if (f->body_case != expected) {
     int got = (int)f->body_case;
     taskwire__v1__frame__free_unpacked(f, NULL);
-    return set_status(st, TW_INTERNAL, 1, "unexpected answer (body field %d, wanted %d)", got,
+    return twi_set_status(st, TW_INTERNAL, 1, "unexpected answer (body field %d, wanted %d)", got,
                       (int)expected);
   }
-  status_ok(st);
+  twi_status_ok(st);
   *resp = f;
   return 0;
 }
 
-static int unary_call(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected, Frame **resp,
+int twi_unary_call(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected, Frame **resp,
                       tw_status *st) {
-  return call_ex(c, req, expected, 0, resp, st);
+  return twi_call_ex(c, req, expected, 0, resp, st);
 }
 
 /* ---- connect ------------------------------------------------------------------------------ */
@@ -518,7 +489,7 @@ static int tcp_connect(const char *host, const char *port, int64_t deadline, tw_
   hints.ai_socktype = SOCK_STREAM;
   int gai = getaddrinfo(host, port, &hints, &res);
   if (gai != 0) {
-    set_status(st, TW_UNAVAILABLE, 1, "cannot resolve %s:%s: %s", host, port, gai_strerror(gai));
+    twi_set_status(st, TW_UNAVAILABLE, 1, "cannot resolve %s:%s: %s", host, port, gai_strerror(gai));
     return -1;
   }
   int fd = -1;
@@ -546,21 +517,21 @@ static int tcp_connect(const char *host, const char *port, int64_t deadline, tw_
     fd = -1;
   }
   freeaddrinfo(res);
-  if (fd < 0) set_status(st, TW_UNAVAILABLE, 1, "cannot connect to %s:%s: %s", host, port, last_err);
+  if (fd < 0) twi_set_status(st, TW_UNAVAILABLE, 1, "cannot connect to %s:%s: %s", host, port, last_err);
   return fd;
 }
 
 static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_t deadline,
                      tw_status *st) {
   c->ctx = SSL_CTX_new(TLS_client_method());
-  if (c->ctx == NULL) return set_status(st, TW_INTERNAL, 1, "SSL_CTX_new failed");
+  if (c->ctx == NULL) return twi_set_status(st, TW_INTERNAL, 1, "SSL_CTX_new failed");
   SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(c->ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) != 1) {
     char msg[256];
     ssl_error_text(msg, sizeof msg);
-    return set_status(st, TW_INVALID_ARGUMENT, 1, "cannot load CA file %s: %s", o->ca_file, msg);
+    return twi_set_status(st, TW_INVALID_ARGUMENT, 1, "cannot load CA file %s: %s", o->ca_file, msg);
   }
   SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
   if (o->cert_file && *o->cert_file) {
@@ -570,12 +541,12 @@ static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_
         SSL_CTX_check_private_key(c->ctx) != 1) {
       char msg[256];
       ssl_error_text(msg, sizeof msg);
-      return set_status(st, TW_INVALID_ARGUMENT, 1, "cannot load client certificate %s: %s",
+      return twi_set_status(st, TW_INVALID_ARGUMENT, 1, "cannot load client certificate %s: %s",
                         o->cert_file, msg);
     }
   }
   c->ssl = SSL_new(c->ctx);
-  if (c->ssl == NULL) return set_status(st, TW_INTERNAL, 1, "SSL_new failed");
+  if (c->ssl == NULL) return twi_set_status(st, TW_INTERNAL, 1, "SSL_new failed");
   SSL_set_fd(c->ssl, c->fd);
 
   /* Verify the certificate for the host we connect to: an IP literal or a DNS name. */
@@ -584,11 +555,11 @@ static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_
   int is_ip = inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1;
   if (is_ip) {
     if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
-      return set_status(st, TW_INVALID_ARGUMENT, 1, "bad IP address %s", host);
+      return twi_set_status(st, TW_INVALID_ARGUMENT, 1, "bad IP address %s", host);
   } else {
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
-      return set_status(st, TW_INVALID_ARGUMENT, 1, "bad host name %s", host);
+      return twi_set_status(st, TW_INVALID_ARGUMENT, 1, "bad host name %s", host);
     SSL_set_tlsext_host_name(c->ssl, host);
   }
 
@@ -603,15 +574,15 @@ static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_
       wait_fd(c->fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, (int)left);
       continue;
     }
-    if (left <= 0) return set_status(st, TW_DEADLINE_EXCEEDED, 1, "TLS handshake timed out");
+    if (left <= 0) return twi_set_status(st, TW_DEADLINE_EXCEEDED, 1, "TLS handshake timed out");
     long vr = SSL_get_verify_result(c->ssl);
     if (vr != X509_V_OK) {
-      return set_status(st, TW_UNAVAILABLE, 1, "server certificate rejected: %s",
+      return twi_set_status(st, TW_UNAVAILABLE, 1, "server certificate rejected: %s",
                         X509_verify_cert_error_string(vr));
     }
     char msg[256];
     ssl_error_text(msg, sizeof msg);
-    return set_status(st, TW_UNAVAILABLE, 1, "TLS handshake failed: %s", msg);
+    return twi_set_status(st, TW_UNAVAILABLE, 1, "TLS handshake failed: %s", msg);
   }
   return 0;
 }
@@ -619,17 +590,17 @@ static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_
 static int do_hello(tw_client *c, const tw_options *o, int64_t deadline, tw_status *st) {
   Taskwire__V1__Hello hello = TASKWIRE__V1__HELLO__INIT;
   hello.protocol_version = 1;
-  hello.token = S(o->token);
-  hello.client_name = S(o->client_name ? o->client_name : "taskwire-c");
-  hello.instance_id = S(o->instance_id);
+  hello.token = twi_str(o->token);
+  hello.client_name = twi_str(o->client_name ? o->client_name : "taskwire-c");
+  hello.instance_id = twi_str(o->instance_id);
   Frame f = TASKWIRE__V1__FRAME__INIT;
   f.call_id = 0;
   f.body_case = TASKWIRE__V1__FRAME__BODY_HELLO;
   f.hello = &hello;
-  if (send_frame(c, &f, st) != 0) return -1;
+  if (twi_send_frame(c, &f, st) != 0) return -1;
   for (;;) {
     int64_t left = deadline - mono_ms();
-    if (left <= 0) return set_status(st, TW_DEADLINE_EXCEEDED, 1, "no hello reply in time");
+    if (left <= 0) return twi_set_status(st, TW_DEADLINE_EXCEEDED, 1, "no hello reply in time");
     Frame *r = NULL;
     int rr = read_frame(c, (int)left, &r, st);
     if (rr < 0) return -1;
@@ -637,8 +608,8 @@ static int do_hello(tw_client *c, const tw_options *o, int64_t deadline, tw_stat
     if (r->call_id == 0 && r->body_case == TASKWIRE__V1__FRAME__BODY_HELLO_REPLY) {
       Taskwire__V1__HelloReply *h = r->hello_reply;
       c->role = (int)h->role;
-      c->server_version = dupstr(h->server_version);
-      c->connection_id = dupstr(h->connection_id);
+      c->server_version = twi_dupstr(h->server_version);
+      c->connection_id = twi_dupstr(h->connection_id);
       if (h->limits) {
         if (h->limits->max_frame_bytes) c->limits.max_frame_bytes = h->limits->max_frame_bytes;
         c->limits.max_payload_bytes = h->limits->max_payload_bytes;
@@ -651,7 +622,7 @@ static int do_hello(tw_client *c, const tw_options *o, int64_t deadline, tw_stat
       return 0;
     }
     if (r->call_id == 0 && r->body_case == TASKWIRE__V1__FRAME__BODY_ERROR) {
-      status_from_proto(st, r->error);
+      twi_status_from_proto(st, r->error);
       taskwire__v1__frame__free_unpacked(r, NULL);
       mark_broken(c);
       return -1;
@@ -664,18 +635,18 @@ static int do_hello(tw_client *c, const tw_options *o, int64_t deadline, tw_stat
 
 tw_client *tw_connect(const tw_options *o, tw_status *st) {
   if (o == NULL || o->address == NULL || o->ca_file == NULL || o->token == NULL) {
-    set_status(st, TW_INVALID_ARGUMENT, 1, "address, ca_file and token are required");
+    twi_set_status(st, TW_INVALID_ARGUMENT, 1, "address, ca_file and token are required");
     return NULL;
   }
   char host[256], port[32];
   if (split_address(o->address, host, sizeof host, port, sizeof port) != 0) {
-    set_status(st, TW_INVALID_ARGUMENT, 1, "bad address '%s' (want host:port or [v6]:port)",
+    twi_set_status(st, TW_INVALID_ARGUMENT, 1, "bad address '%s' (want host:port or [v6]:port)",
                o->address);
     return NULL;
   }
   tw_client *c = calloc(1, sizeof *c);
   if (c == NULL) {
-    set_status(st, TW_INTERNAL, 1, "out of memory");
+    twi_set_status(st, TW_INTERNAL, 1, "out of memory");
     return NULL;
   }
   c->fd = -1;
@@ -690,7 +661,7 @@ tw_client *tw_connect(const tw_options *o, tw_status *st) {
     tw_close(c);
     return NULL;
   }
-  status_ok(st);
+  twi_status_ok(st);
   return c;
 }
 
@@ -730,13 +701,13 @@ int tw_client_going_away(const tw_client *c) { return c->going_away; }
 /* ---- pings, polling, notices ----------------------------------------------------------------- */
 
 int tw_ping(tw_client *c, tw_status *st) {
-  if (check_usable(c, st) != 0) return -1;
+  if (twi_check_usable(c, st) != 0) return -1;
   uint64_t nonce = ++c->next_nonce;
   if (send_ping(c, nonce, st) != 0) return -1;
   int64_t deadline = mono_ms() + 30000;
   for (;;) {
     int64_t left = deadline - mono_ms();
-    if (left <= 0) return set_status(st, TW_DEADLINE_EXCEEDED, 1, "no pong within 30 s");
+    if (left <= 0) return twi_set_status(st, TW_DEADLINE_EXCEEDED, 1, "no pong within 30 s");
     Frame *f = NULL;
     int r = read_frame(c, (int)left, &f, st);
     if (r < 0) return -1;
@@ -747,14 +718,14 @@ int tw_ping(tw_client *c, tw_status *st) {
     taskwire__v1__frame__free_unpacked(f, NULL);
     if (h != 0) return -1;
     if (done) {
-      status_ok(st);
+      twi_status_ok(st);
       return 0;
     }
   }
 }
 
 int tw_poll(tw_client *c, int timeout_ms, tw_status *st) {
-  if (c == NULL || c->broken) return set_status(st, TW_UNAVAILABLE, 1, "the connection is closed");
+  if (c == NULL || c->broken) return twi_set_status(st, TW_UNAVAILABLE, 1, "the connection is closed");
   int64_t deadline = mono_ms() + timeout_ms;
   for (;;) {
     if (mono_ms() - c->last_send_ms >= c->ping_interval_ms) {
@@ -771,7 +742,7 @@ int tw_poll(tw_client *c, int timeout_ms, tw_status *st) {
     taskwire__v1__frame__free_unpacked(f, NULL);
     if (h != 0) return -1;
   }
-  status_ok(st);
+  twi_status_ok(st);
   return 0;
 }
 
@@ -798,446 +769,4 @@ void tw_cancel_notice_clear(tw_cancel_notice *n) {
   free(n->lease_token);
   free(n->reason);
   memset(n, 0, sizeof *n);
-}
-
-/* ---- conversions -------------------------------------------------------------------------- */
-
-void tw_task_clear(tw_task *t) {
-  if (t == NULL) return;
-  free(t->id);
-  free(t->queue);
-  free(t->type);
-  free(t->progress_message);
-  free(t->last_error);
-  free(t->result);
-  free(t->result_content_type);
-  free(t->worker_id);
-  memset(t, 0, sizeof *t);
-}
-
-static void task_from_proto(tw_task *t, const Taskwire__V1__Task *p) {
-  memset(t, 0, sizeof *t);
-  if (p == NULL) {
-    t->id = dupstr("");
-    t->queue = dupstr("");
-    t->type = dupstr("");
-    t->progress_message = dupstr("");
-    t->last_error = dupstr("");
-    t->result_content_type = dupstr("");
-    t->worker_id = dupstr("");
-    return;
-  }
-  t->id = dupstr(p->id);
-  t->queue = dupstr(p->spec && p->spec->queue && *p->spec->queue ? p->spec->queue : "default");
-  t->type = dupstr(p->spec ? p->spec->type : "");
-  t->max_attempts = p->spec ? p->spec->max_attempts : 0;
-  t->state = (int)p->state;
-  t->attempt = p->attempt;
-  t->progress = p->progress;
-  t->progress_message = dupstr(p->progress_message);
-  t->last_error = dupstr(p->last_error);
-  if (p->result.len > 0) {
-    t->result = malloc(p->result.len);
-    if (t->result) {
-      memcpy(t->result, p->result.data, p->result.len);
-      t->result_len = p->result.len;
-    }
-  }
-  t->result_content_type = dupstr(p->result_content_type);
-  t->worker_id = dupstr(p->worker_id);
-  t->lease_deadline_ms = p->lease_deadline_ms;
-  t->created_ms = p->created_ms;
-  t->started_ms = p->started_ms;
-  t->finished_ms = p->finished_ms;
-  t->updated_ms = p->updated_ms;
-  t->next_run_ms = p->next_run_ms;
-  t->cancel_requested = p->cancel_requested ? 1 : 0;
-  t->attempts_count = p->n_attempts;
-  t->sequence = p->sequence;
-}
-
-static void leased_from_proto(tw_leased_task *t, const Taskwire__V1__LeasedTask *p) {
-  memset(t, 0, sizeof *t);
-  t->id = dupstr(p->id);
-  t->queue = dupstr(p->queue);
-  t->type = dupstr(p->type);
-  if (p->payload.len > 0) {
-    t->payload = malloc(p->payload.len);
-    if (t->payload) {
-      memcpy(t->payload, p->payload.data, p->payload.len);
-      t->payload_len = p->payload.len;
-    }
-  }
-  t->content_type = dupstr(p->content_type);
-  t->attempt = p->attempt;
-  t->max_attempts = p->max_attempts;
-  t->lease_token = dupstr(p->lease_token);
-  t->lease_deadline_ms = p->lease_deadline_ms;
-  t->lease_duration_ms = p->lease_duration_ms;
-  t->execution_timeout_ms = p->execution_timeout_ms;
-  t->parent_id = dupstr(p->parent_id);
-  t->priority = p->priority;
-}
-
-void tw_leased_tasks_free(tw_leased_task *tasks, size_t count) {
-  if (tasks == NULL) return;
-  for (size_t i = 0; i < count; i++) {
-    tw_leased_task *t = &tasks[i];
-    free(t->id);
-    free(t->queue);
-    free(t->type);
-    free(t->payload);
-    free(t->content_type);
-    free(t->lease_token);
-    free(t->parent_id);
-  }
-  free(tasks);
-}
-
-/* ---- client calls ------------------------------------------------------------------------- */
-
-int tw_submit(tw_client *c, const tw_task_spec *s, tw_task *out, int *existing, tw_status *st) {
-  if (s == NULL || s->type == NULL || *s->type == '\0')
-    return set_status(st, TW_INVALID_ARGUMENT, 1, "a task needs a type");
-  Taskwire__V1__TaskSpec spec = TASKWIRE__V1__TASK_SPEC__INIT;
-  spec.queue = S(s->queue);
-  spec.type = S(s->type);
-  spec.payload.data = (uint8_t *)s->payload;
-  spec.payload.len = s->payload ? s->payload_len : 0;
-  spec.content_type = S(s->content_type);
-  spec.priority = s->priority;
-  spec.run_at_ms = s->run_at_ms;
-  spec.delay_ms = s->delay_ms;
-  spec.idempotency_key = S(s->idempotency_key);
-  spec.max_attempts = s->max_attempts;
-  spec.lease_duration_ms = s->lease_duration_ms;
-  spec.execution_timeout_ms = s->execution_timeout_ms;
-  spec.parent_id = S(s->parent_id);
-  spec.clean_on_success = s->clean_on_success ? 1 : 0;
-  Taskwire__V1__RetryPolicy rp = TASKWIRE__V1__RETRY_POLICY__INIT;
-  if (s->retry_kind != 0) {
-    rp.kind = (Taskwire__V1__RetryKind)s->retry_kind;
-    rp.initial_ms = s->retry_initial_ms;
-    rp.multiplier = s->retry_multiplier;
-    rp.max_ms = s->retry_max_ms;
-    rp.jitter = s->retry_jitter;
-    spec.retry_policy = &rp;
-  }
-  Taskwire__V1__TaskSpec__MetadataEntry *entries = NULL;
-  Taskwire__V1__TaskSpec__MetadataEntry **entry_ptrs = NULL;
-  if (s->metadata_count > 0) {
-    entries = calloc(s->metadata_count, sizeof *entries);
-    entry_ptrs = calloc(s->metadata_count, sizeof *entry_ptrs);
-    if (entries == NULL || entry_ptrs == NULL) {
-      free(entries);
-      free(entry_ptrs);
-      return set_status(st, TW_INTERNAL, 1, "out of memory");
-    }
-    for (size_t i = 0; i < s->metadata_count; i++) {
-      taskwire__v1__task_spec__metadata_entry__init(&entries[i]);
-      entries[i].key = S(s->metadata_keys[i]);
-      entries[i].value = S(s->metadata_values[i]);
-      entry_ptrs[i] = &entries[i];
-    }
-    spec.n_metadata = s->metadata_count;
-    spec.metadata = entry_ptrs;
-  }
-  Taskwire__V1__SubmitRequest req = TASKWIRE__V1__SUBMIT_REQUEST__INIT;
-  req.task = &spec;
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_SUBMIT_REQUEST;
-  f.submit_request = &req;
-  Frame *r = NULL;
-  int rc = unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_SUBMIT_RESPONSE, &r, st);
-  free(entries);
-  free(entry_ptrs);
-  if (rc != 0) return -1;
-  if (out) task_from_proto(out, r->submit_response->task);
-  if (existing) *existing = r->submit_response->existing ? 1 : 0;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_get(tw_client *c, const char *task_id, tw_task *out, tw_status *st) {
-  Taskwire__V1__GetRequest req = TASKWIRE__V1__GET_REQUEST__INIT;
-  req.id = S(task_id);
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_GET_REQUEST;
-  f.get_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_GET_RESPONSE, &r, st) != 0) return -1;
-  if (out) task_from_proto(out, r->get_response->task);
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_cancel(tw_client *c, const char *task_id, const char *reason, tw_task *out, tw_status *st) {
-  Taskwire__V1__CancelRequest req = TASKWIRE__V1__CANCEL_REQUEST__INIT;
-  req.id = S(task_id);
-  req.reason = S(reason);
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_CANCEL_REQUEST;
-  f.cancel_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_CANCEL_RESPONSE, &r, st) != 0) return -1;
-  if (out) task_from_proto(out, r->cancel_response->task);
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_health(tw_client *c, int *ready, tw_status *st) {
-  Taskwire__V1__HealthRequest req = TASKWIRE__V1__HEALTH_REQUEST__INIT;
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_HEALTH_REQUEST;
-  f.health_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_HEALTH_RESPONSE, &r, st) != 0) return -1;
-  if (ready) *ready = r->health_response->ready ? 1 : 0;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-/* ---- watch -------------------------------------------------------------------------------- */
-
-int tw_watch(tw_client *c, const tw_watch_request *w, tw_watch_fn fn, void *user,
-             uint64_t *last_sequence, tw_status *st) {
-  if (w == NULL || fn == NULL) return set_status(st, TW_INVALID_ARGUMENT, 1, "no request or callback");
-  if (check_usable(c, st) != 0) return -1;
-  Taskwire__V1__TaskFilter filter = TASKWIRE__V1__TASK_FILTER__INIT;
-  Taskwire__V1__WatchRequest req = TASKWIRE__V1__WATCH_REQUEST__INIT;
-  req.n_task_ids = w->task_ids_count;
-  req.task_ids = (char **)w->task_ids;
-  if (w->queues_count > 0 || w->types_count > 0) {
-    filter.n_queues = w->queues_count;
-    filter.queues = (char **)w->queues;
-    filter.n_types = w->types_count;
-    filter.types = (char **)w->types;
-    req.filter = &filter;
-  }
-  req.after_sequence = w->after_sequence;
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.call_id = c->next_call_id++;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_WATCH_REQUEST;
-  f.watch_request = &req;
-  if (send_frame(c, &f, st) != 0) return -1;
-
-  int cancel_sent = 0, stopped = 0;
-  for (;;) {
-    Frame *r = NULL;
-    if (wait_call_frame(c, f.call_id, 1, &cancel_sent, &r, st) != 0) return -1;
-    if (r->body_case == TASKWIRE__V1__FRAME__BODY_WATCH_EVENT && r->watch_event) {
-      const Taskwire__V1__WatchEvent *e = r->watch_event;
-      if (last_sequence && e->sequence > *last_sequence) *last_sequence = e->sequence;
-      if (!stopped) {
-        tw_task snap;
-        int have_snap = e->task != NULL;
-        if (have_snap) task_from_proto(&snap, e->task);
-        tw_watch_event ev = {
-            .sequence = e->sequence, .task_id = e->task_id, .kind = (int)e->kind,
-            .state = (int)e->state, .attempt = e->attempt, .progress = e->progress,
-            .message = e->message, .error = e->error, .result_size = e->result_size,
-            .time_ms = e->time_ms, .queue = e->queue, .type = e->type,
-            .next_run_ms = e->next_run_ms, .task = have_snap ? &snap : NULL};
-        int stop = fn(&ev, user);
-        if (have_snap) tw_task_clear(&snap);
-        if (stop) {
-          stopped = 1;
-          if (!cancel_sent) {
-            if (send_cancel_call(c, f.call_id, st) != 0) {
-              taskwire__v1__frame__free_unpacked(r, NULL);
-              return -1;
-            }
-            cancel_sent = 1;
-          }
-        }
-      }
-      taskwire__v1__frame__free_unpacked(r, NULL);
-      continue;
-    }
-    if (r->body_case == TASKWIRE__V1__FRAME__BODY_STREAM_END) {
-      const Taskwire__V1__Status *s = r->stream_end ? r->stream_end->status : NULL;
-      int code = s ? (int)s->code : TW_OK;
-      if (code == TW_OK || (stopped && code == TW_CANCELLED)) {
-        status_ok(st);
-        taskwire__v1__frame__free_unpacked(r, NULL);
-        return 0;
-      }
-      status_from_proto(st, s);
-      taskwire__v1__frame__free_unpacked(r, NULL);
-      return -1;
-    }
-    if (r->body_case == TASKWIRE__V1__FRAME__BODY_ERROR) { /* not per the doc, but be robust */
-      status_from_proto(st, r->error);
-      taskwire__v1__frame__free_unpacked(r, NULL);
-      return -1;
-    }
-    int got = (int)r->body_case;
-    taskwire__v1__frame__free_unpacked(r, NULL);
-    return set_status(st, TW_INTERNAL, 1, "unexpected frame in a watch stream (body field %d)", got);
-  }
-}
-
-/* ---- worker calls ------------------------------------------------------------------------- */
-
-int tw_lease(tw_client *c, const tw_lease_request *lr, tw_leased_task **tasks, size_t *count,
-             tw_status *st) {
-  *tasks = NULL;
-  *count = 0;
-  Taskwire__V1__LeaseRequest req = TASKWIRE__V1__LEASE_REQUEST__INIT;
-  req.n_queues = lr->queues_count;
-  req.queues = (char **)lr->queues;
-  req.n_types = lr->types_count;
-  req.types = (char **)lr->types;
-  req.max_tasks = lr->max_tasks;
-  req.wait_ms = lr->wait_ms;
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_LEASE_REQUEST;
-  f.lease_request = &req;
-  Frame *r = NULL;
-  if (call_ex(c, &f, TASKWIRE__V1__FRAME__BODY_LEASE_RESPONSE, 1, &r, st) != 0) return -1;
-  Taskwire__V1__LeaseResponse *lresp = r->lease_response;
-  if (lresp->n_tasks > 0) {
-    *tasks = calloc(lresp->n_tasks, sizeof **tasks);
-    if (*tasks == NULL) {
-      taskwire__v1__frame__free_unpacked(r, NULL);
-      return set_status(st, TW_INTERNAL, 1, "out of memory");
-    }
-    for (size_t i = 0; i < lresp->n_tasks; i++) leased_from_proto(&(*tasks)[i], lresp->tasks[i]);
-    *count = lresp->n_tasks;
-  }
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_heartbeat(tw_client *c, const char *task_id, const char *lease_token, int percent,
-                 const char *message, int64_t *lease_deadline_ms, int *cancel_requested,
-                 tw_status *st) {
-  Taskwire__V1__Progress prog = TASKWIRE__V1__PROGRESS__INIT;
-  Taskwire__V1__HeartbeatRequest req = TASKWIRE__V1__HEARTBEAT_REQUEST__INIT;
-  req.task_id = S(task_id);
-  req.lease_token = S(lease_token);
-  if (percent >= 0) {
-    prog.percent = percent;
-    prog.message = S(message);
-    req.progress = &prog;
-  }
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_HEARTBEAT_REQUEST;
-  f.heartbeat_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_HEARTBEAT_RESPONSE, &r, st) != 0) return -1;
-  if (lease_deadline_ms) *lease_deadline_ms = r->heartbeat_response->lease_deadline_ms;
-  if (cancel_requested) *cancel_requested = r->heartbeat_response->cancel_requested ? 1 : 0;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_complete(tw_client *c, const char *task_id, const char *lease_token, const void *result,
-                size_t result_len, const char *content_type, tw_status *st) {
-  Taskwire__V1__CompleteRequest req = TASKWIRE__V1__COMPLETE_REQUEST__INIT;
-  req.task_id = S(task_id);
-  req.lease_token = S(lease_token);
-  req.result.data = (uint8_t *)result;
-  req.result.len = result ? result_len : 0;
-  req.content_type = S(content_type);
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_COMPLETE_REQUEST;
-  f.complete_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_COMPLETE_RESPONSE, &r, st) != 0) return -1;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_fail(tw_client *c, const char *task_id, const char *lease_token, const char *error,
-            int permanent, int64_t retry_after_ms, int *state, int64_t *next_run_ms,
-            tw_status *st) {
-  Taskwire__V1__FailRequest req = TASKWIRE__V1__FAIL_REQUEST__INIT;
-  req.task_id = S(task_id);
-  req.lease_token = S(lease_token);
-  req.error = S(error);
-  req.permanent = permanent ? 1 : 0;
-  req.retry_after_ms = retry_after_ms;
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_FAIL_REQUEST;
-  f.fail_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_FAIL_RESPONSE, &r, st) != 0) return -1;
-  if (state) *state = (int)r->fail_response->state;
-  if (next_run_ms) *next_run_ms = r->fail_response->next_run_ms;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_release(tw_client *c, const char *task_id, const char *lease_token, tw_status *st) {
-  Taskwire__V1__ReleaseRequest req = TASKWIRE__V1__RELEASE_REQUEST__INIT;
-  req.task_id = S(task_id);
-  req.lease_token = S(lease_token);
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_RELEASE_REQUEST;
-  f.release_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_RELEASE_RESPONSE, &r, st) != 0) return -1;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-int tw_cancel_ack(tw_client *c, const char *task_id, const char *lease_token, const char *message,
-                  tw_status *st) {
-  Taskwire__V1__CancelAckRequest req = TASKWIRE__V1__CANCEL_ACK_REQUEST__INIT;
-  req.task_id = S(task_id);
-  req.lease_token = S(lease_token);
-  req.message = S(message);
-  Frame f = TASKWIRE__V1__FRAME__INIT;
-  f.body_case = TASKWIRE__V1__FRAME__BODY_CANCEL_ACK_REQUEST;
-  f.cancel_ack_request = &req;
-  Frame *r = NULL;
-  if (unary_call(c, &f, TASKWIRE__V1__FRAME__BODY_CANCEL_ACK_RESPONSE, &r, st) != 0) return -1;
-  taskwire__v1__frame__free_unpacked(r, NULL);
-  return 0;
-}
-
-/* ---- development setup -------------------------------------------------------------------- */
-
-static char *read_trimmed(const char *path, tw_status *st) {
-  FILE *fp = fopen(path, "r");
-  if (fp == NULL) {
-    set_status(st, TW_INVALID_ARGUMENT, 1, "cannot read %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  char buf[4096];
-  size_t n = fread(buf, 1, sizeof buf - 1, fp);
-  fclose(fp);
-  buf[n] = '\0';
-  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) buf[--n] = '\0';
-  if (n == 0) {
-    set_status(st, TW_INVALID_ARGUMENT, 1, "%s is empty", path);
-    return NULL;
-  }
-  return strdup(buf);
-}
-
-int tw_read_dev_setup(const char *dir, char **address, char **token, char **ca_file,
-                      tw_status *st) {
-  char path[4096];
-  if (address) {
-    snprintf(path, sizeof path, "%s/address", dir);
-    if ((*address = read_trimmed(path, st)) == NULL) return -1;
-  }
-  if (token) {
-    snprintf(path, sizeof path, "%s/admin.token", dir);
-    if ((*token = read_trimmed(path, st)) == NULL) {
-      if (address) {
-        free(*address);
-        *address = NULL;
-      }
-      return -1;
-    }
-  }
-  if (ca_file) {
-    snprintf(path, sizeof path, "%s/tls/ca.pem", dir);
-    *ca_file = strdup(path);
-  }
-  status_ok(st);
-  return 0;
 }

@@ -176,6 +176,38 @@ struct WorkerEndToEndTests {
     }
   }
 
+  @Test("Heartbeats keep a lease alive while a handler runs past its lease duration")
+  func heartbeatsKeepTheLease() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(.init(connection: workerConfiguration)) { worker in
+          worker.register(Sleepy.self) { input, context in
+            // The first attempt outlives its 1 s lease 3.5 times over (the sweeper runs every
+            // second); without heartbeats the lease expires and attempt 2 answers instead.
+            if context.attempt == 1 { try await Task.sleep(for: .milliseconds(3_500)) }
+            return .init(label: "\(input.label)-attempt-\(context.attempt)")
+          }
+        } _: { _ in
+          var options = TaskOptions()
+          options.leaseDuration = .seconds(1)
+          options.retryPolicy = .fixed(.milliseconds(10))
+          // Two tasks, so the timer loop keeps two entries with their own heartbeats.
+          let tasks = try await ["a", "b"].asyncMap {
+            try await client.submit(Sleepy.self, input: .init(label: $0), options: options)
+          }
+          for (task, label) in zip(tasks, ["a", "b"]) {
+            #expect(try await client.result(of: task) == .init(label: "\(label)-attempt-1"))
+            let snapshot = try await client.get(task.id)
+            #expect(snapshot.attempt == 1)
+            #expect(snapshot.attempts.map(\.outcome) == ["succeeded"])
+          }
+        }
+      }
+    }
+  }
+
   @Test("A worker that dies mid-task: after the lease expires another worker runs it")
   func workerDiesMidTask() async throws {
     try await withTestServer { server in

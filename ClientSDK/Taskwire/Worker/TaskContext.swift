@@ -8,10 +8,11 @@ public import Logging
 public struct TaskContext: Sendable {
   /// The task as leased.
   public let task: LeasedTask
-  /// A logger with the task's id and attempt in its metadata.
-  public let logger: Logger
   let running: RunningTask
   let worker: TaskwireWorker
+
+  /// A logger with the task's id and attempt in its metadata (made on first use).
+  public var logger: Logger { self.running.logger(from: self.worker.logger) }
 
   /// The task's id.
   public var id: TaskID { self.task.id }

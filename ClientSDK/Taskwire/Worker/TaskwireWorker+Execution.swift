@@ -4,12 +4,6 @@ import TaskwireProto
 import TaskwireWire
 
 extension TaskwireWorker {
-  /// What ended a handler's run.
-  private enum Event: Sendable {
-    case finished(Result<TaskResult, any Error>)
-    case other
-  }
-
   /// Runs one leased task to its end and reports the outcome.
   func execute(_ running: RunningTask) async {
     let task = running.task
@@ -17,79 +11,44 @@ extension TaskwireWorker {
       self.state.unregister(task.id)
       self.state.releaseSlot()
     }
-    var logger = self.logger
-    logger[metadataKey: "taskwire.task_id"] = "\(task.id)"
-    logger[metadataKey: "taskwire.attempt"] = "\(task.attempt)"
     guard !self.state.isStopping, !Task.isCancelled else {
       // Leased while stopping: hand it back without using an attempt.
-      await self.report(running, .release, logger: logger)
+      await self.report(running, .release)
       return
     }
     guard let handler = self.handler(for: task.type) else {
       await self.report(
         running,
-        .fail(message: "no handler for task type \(task.type)", permanent: true, retryAfter: nil),
-        logger: logger
+        .fail(message: "no handler for task type \(task.type)", permanent: true, retryAfter: nil)
       )
       return
     }
-    let context = TaskContext(task: task, logger: logger, running: running, worker: self)
-    logger.debug("running task")
-
-    let result: Result<TaskResult, any Error> = await withTaskGroup(of: Event.self) { group in
-      group.addTask {
-        do {
-          return .finished(.success(try await handler(task, context)))
-        } catch {
-          return .finished(.failure(error))
-        }
-      }
-      group.addTask {
-        await self.heartbeatLoop(running)
-        return .other
-      }
-      group.addTask {
-        _ = await running.waitForStop()
-        return .other
-      }
-      if let timeout = task.executionTimeout {
-        group.addTask {
-          do {
-            try await Task.sleep(for: timeout)
-            running.stop(.executionTimeout)
-          } catch {}
-          return .other
-        }
-      }
-      var result: Result<TaskResult, any Error>?
-      while result == nil, let event = await group.next() {
-        switch event {
-        case .finished(let outcome):
-          result = outcome
-        case .other:
-          // A stop reason arrived: cancel the handler (and the rest) and wait for it to end.
-          if running.stopReason != nil { group.cancelAll() }
-        }
-      }
-      group.cancelAll()
-      return result ?? .failure(CancellationError())
+    let context = TaskContext(task: task, running: running, worker: self)
+    if self.logger.logLevel <= .debug {
+      running.logger(from: self.logger).debug("running task")
     }
+    // Heartbeats and the execution timeout run on the worker's one timer loop.
+    self.timers.add(running)
+    let result = await running.runHandler { try await handler(task, context) }
+    self.timers.remove(running)
 
     if Task.isCancelled {
       // Aborted (the worker's task was cancelled): report nothing; the lease expires.
-      logger.debug("worker aborted; dropping the task")
+      if self.logger.logLevel <= .debug {
+        running.logger(from: self.logger).debug("worker aborted; dropping the task")
+      }
       return
     }
     switch (running.stopReason, result) {
     case (.leaseLost?, _):
-      logger.info("lease lost; the result is dropped")
+      running.logger(from: self.logger).info("lease lost; the result is dropped")
     case (_, .success(let value)):
       // A completion wins even over a cancel request.
-      await self.report(running, .complete(value), logger: logger)
+      await self.report(running, .complete(value))
     case (.cancelRequested?, .failure):
-      await self.report(running, .cancelAck, logger: logger)
+      await self.report(running, .cancelAck)
     case (.shutdown?, .failure):
-      await self.report(running, .release, logger: logger)
+      await self.report(running, .release)
     case (.executionTimeout?, .failure):
       await self.report(
         running,
@@ -97,47 +56,30 @@ extension TaskwireWorker {
           message: "execution timeout of \(task.executionTimeout ?? .zero) exceeded",
           permanent: false,
           retryAfter: nil
-        ),
-        logger: logger
+        )
       )
     case (nil, .failure(let error)):
       switch error {
       case let error as NonRetryableError:
         await self.report(
           running,
-          .fail(message: error.message, permanent: true, retryAfter: nil),
-          logger: logger
+          .fail(message: error.message, permanent: true, retryAfter: nil)
         )
       case let error as RetryLaterError:
         await self.report(
           running,
-          .fail(message: error.message, permanent: false, retryAfter: error.delay),
-          logger: logger
+          .fail(message: error.message, permanent: false, retryAfter: error.delay)
         )
       default:
         await self.report(
           running,
-          .fail(message: String(describing: error), permanent: false, retryAfter: nil),
-          logger: logger
+          .fail(message: String(describing: error), permanent: false, retryAfter: nil)
         )
       }
     }
   }
 
   // MARK: - Heartbeats
-
-  /// Heartbeats every third of the lease duration until cancelled.
-  private func heartbeatLoop(_ running: RunningTask) async {
-    let interval = running.task.leaseDuration / 3
-    while true {
-      do {
-        try await Task.sleep(for: interval)
-      } catch {
-        return
-      }
-      try? await self.heartbeat(running, progress: nil)
-    }
-  }
 
   /// Sends one heartbeat (with progress, if given). A cancel request or a lost lease in the
   /// answer stops the handler; UNAVAILABLE is ignored (the next heartbeat tries again).
@@ -197,7 +139,7 @@ extension TaskwireWorker {
 
   /// Sends the outcome, retrying through reconnects (complete and fail are safe to repeat with
   /// the same token) for up to the lease duration or 30 s, whichever is longer.
-  func report(_ running: RunningTask, _ outcome: Outcome, logger: Logger) async {
+  func report(_ running: RunningTask, _ outcome: Outcome) async {
     let task = running.task
     let body: Taskwire_V1_Frame.OneOf_Body
     switch outcome {
@@ -234,7 +176,12 @@ extension TaskwireWorker {
       do {
         let connection = try await self.connection.connection()
         _ = try await connection.unary(body)
-        logger.debug("task reported", metadata: ["outcome": "\(outcome.name)"])
+        if self.logger.logLevel <= .debug {
+          running.logger(from: self.logger).debug(
+            "task reported",
+            metadata: ["outcome": "\(outcome.name)"]
+          )
+        }
         return
       } catch let error as TaskwireError
         where error.code == .unavailable && ContinuousClock.now < deadline
@@ -248,7 +195,7 @@ extension TaskwireWorker {
           for: machine.delay(forRound: min(attempt - 1, 30), random: Double.random(in: 0...1))
         )
       } catch {
-        logger.warning(
+        running.logger(from: self.logger).warning(
           "could not report the task's outcome",
           metadata: ["outcome": "\(outcome.name)", "error": "\(error)"]
         )

@@ -6,7 +6,7 @@ import TaskwireProto
 import TaskwireWire
 
 /// Runs task handlers: leases tasks of the registered types with a long poll, runs each handler
-/// in its own child task, heartbeats, and completes or fails each task by how its handler ends.
+/// in its own Swift task, heartbeats, and completes or fails each task by how its handler ends.
 ///
 /// ```swift
 /// let worker = try TaskwireWorker(configuration: .init(connection: configuration))
@@ -36,6 +36,7 @@ public final class TaskwireWorker: Service, Sendable {
   let logger: Logger
   let connection: ManagedConnection
   let state: WorkerState
+  let timers = HandlerTimers()
   private let handlers = Mutex<[String: RawHandler]>([:])
 
   /// Creates a worker; register handlers, then ``run()`` it.
@@ -145,6 +146,9 @@ public final class TaskwireWorker: Service, Sendable {
         }
         delivery.finish()
       }
+      group.addTask {
+        await self.timers.run { running in try? await self.heartbeat(running, progress: nil) }
+      }
       await withDiscardingTaskGroup { handlers in
         for await task in leased {
           let running = RunningTask(task: task)
@@ -153,6 +157,8 @@ public final class TaskwireWorker: Service, Sendable {
         }
         await self.drain()
       }
+      // Every handler ended (the lease loop before them): stop the timer loop.
+      group.cancelAll()
     }
   }
 

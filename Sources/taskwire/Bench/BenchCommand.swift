@@ -30,6 +30,8 @@ struct BenchCommand: AsyncParsableCommand {
     help: "Benchmarks to run, comma-separated: submit,rpc,drain,latency,watch,memory,store."
   )
   var only = "submit,rpc,drain,latency,watch,memory,store"
+  @Option(help: "Worker counts of the drain benchmark, comma-separated.")
+  var drainWorkers = "1,4,16"
   @Option(help: "Offered rate for the latency benchmark, tasks/s.") var rate = 1_000
   @Option(help: "Pending tasks for the memory figure.") var memoryTasks = 1_000_000
   @Option(help: "Idle TLS connections for the memory figure.") var idleConnections = 10_000
@@ -116,7 +118,11 @@ struct BenchCommand: AsyncParsableCommand {
       )
     }
     if selected.contains("drain") {
-      for workers in [1, 4, 16] {
+      let counts = self.drainWorkers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+      guard !counts.isEmpty else {
+        throw ValidationError("--drain-workers needs positive counts, such as 1,4,16")
+      }
+      for workers in counts {
         emit(
           try await workload.repeatRuns(
             self.runs,

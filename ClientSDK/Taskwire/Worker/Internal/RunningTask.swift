@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// Why a handler is asked to stop before it returns.
@@ -12,11 +13,13 @@ enum StopReason: Sendable, Hashable {
   case shutdown
 }
 
-/// One handler in flight: its lease and why (if at all) it was told to stop.
+/// One handler in flight: its lease, why (if at all) it was told to stop, and the Swift task
+/// that runs the handler, which a stop cancels.
 final class RunningTask: Sendable {
   private struct State {
     var reason: StopReason?
-    var waiter: CheckedContinuation<StopReason?, Never>?
+    var handler: Task<TaskResult, any Error>?
+    var logger: Logger?
   }
 
   let task: LeasedTask
@@ -31,35 +34,47 @@ final class RunningTask: Sendable {
     self.state.withLock { $0.reason }
   }
 
-  /// Asks the handler to stop; only the first reason counts.
+  /// Asks the handler to stop (its Swift task is cancelled); only the first reason counts.
   func stop(_ reason: StopReason) {
-    let waiter = self.state.withLock { state -> CheckedContinuation<StopReason?, Never>? in
+    let handler = self.state.withLock { state -> Task<TaskResult, any Error>? in
       guard state.reason == nil else { return nil }
       state.reason = reason
-      defer { state.waiter = nil }
-      return state.waiter
+      return state.handler
     }
-    waiter?.resume(returning: reason)
+    handler?.cancel()
   }
 
-  /// Returns the stop reason once there is one, or `nil` when the waiting task is cancelled.
-  func waitForStop() async -> StopReason? {
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<StopReason?, Never>) in
-        let immediate = self.state.withLock { state -> StopReason?? in
-          if let reason = state.reason { return .some(reason) }
-          if Task.isCancelled { return .some(nil) }
-          state.waiter = continuation
-          return .none
-        }
-        if let immediate { continuation.resume(returning: immediate) }
-      }
+  /// Runs `body` as the handler's Swift task and returns how it ended. A ``stop(_:)``, before
+  /// or during the run, cancels that task; so does cancelling the caller.
+  func runHandler(
+    _ body: @escaping @Sendable () async throws -> TaskResult
+  ) async -> Result<TaskResult, any Error> {
+    // Its own task (not the caller's) so that a stop cancels the handler alone: the caller
+    // still reports the outcome, which needs an uncancelled task.
+    let handler = Task(operation: body)
+    let stopped = self.state.withLock { state in
+      state.handler = handler
+      return state.reason != nil
+    }
+    if stopped { handler.cancel() }
+    let result = await withTaskCancellationHandler {
+      await handler.result
     } onCancel: {
-      let waiter = self.state.withLock { state in
-        defer { state.waiter = nil }
-        return state.waiter
-      }
-      waiter?.resume(returning: nil)
+      handler.cancel()
+    }
+    self.state.withLock { $0.handler = nil }
+    return result
+  }
+
+  /// `base` with the task's id and attempt in its metadata, made on first use.
+  func logger(from base: Logger) -> Logger {
+    self.state.withLock { state in
+      if let logger = state.logger { return logger }
+      var logger = base
+      logger[metadataKey: "taskwire.task_id"] = "\(self.task.id)"
+      logger[metadataKey: "taskwire.attempt"] = "\(self.task.attempt)"
+      state.logger = logger
+      return logger
     }
   }
 }

@@ -22,6 +22,9 @@ struct CallQueue<Element> {
   /// Calls waiting.
   var count: Int { self.entries.count }
 
+  /// Whether call `id` waits.
+  func contains(_ id: UInt64) -> Bool { self.entries[id] != nil }
+
   /// Whether no call waits.
   var isEmpty: Bool { self.entries.isEmpty }
 

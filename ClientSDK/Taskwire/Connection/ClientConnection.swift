@@ -36,6 +36,8 @@ package final class ClientConnection: Sendable {
     var unusable = false
     var laggingStreams = 0
     var laggingWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    /// Reserved call ids cancelled before their calls started (``cancelReservedCall(_:)``).
+    var cancelledBeforeStart: Set<UInt64> = []
   }
 
   package let channel: any Channel
@@ -122,7 +124,9 @@ package final class ClientConnection: Sendable {
           (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
           let started: Result<[CheckedContinuation<Void, Never>], TaskwireError> =
             self.state.withLock { state in
-              if Task.isCancelled { return .failure(.callCancelled) }
+              if Task.isCancelled || state.cancelledBeforeStart.remove(id) != nil {
+                return .failure(.callCancelled)
+              }
               guard case .ready = state.phase, !state.closeWhenIdle else {
                 return .failure(Self.unusableError(state))
               }
@@ -203,6 +207,18 @@ package final class ClientConnection: Sendable {
       return nil
     }
     finished?.fail(error)
+  }
+
+  /// Cancels call `id`, reserved with ``reserveCallID()``, whether or not it has started: one
+  /// in flight as ``cancelCall(_:error:)`` does; one not started yet fails with cancelled as it
+  /// starts. (An id cancelled after its call ended stays marked; callers cancel at most once.)
+  package func cancelReservedCall(_ id: UInt64) {
+    let started = self.state.withLock { state in
+      if state.calls[id] != nil || state.queue.contains(id) { return true }
+      state.cancelledBeforeStart.insert(id)
+      return false
+    }
+    if started { self.cancelCall(id) }
   }
 
   /// Sends a ping unless something was written since the last check (keeps the server's idle

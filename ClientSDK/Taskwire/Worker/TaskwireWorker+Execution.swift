@@ -4,24 +4,19 @@ import TaskwireProto
 import TaskwireWire
 
 extension TaskwireWorker {
-  /// Runs one leased task to its end and reports the outcome.
-  func execute(_ running: RunningTask) async {
-    let task = running.task
-    defer {
-      self.state.unregister(task.id)
-      self.state.releaseSlot()
-    }
+  /// Takes a leased task on: registers it and starts its handler at once, or, when it cannot
+  /// run (the worker is stopping, or no handler takes its type), returns what to report
+  /// instead. ``execute(_:refusal:)`` then follows it to its end.
+  func launch(_ task: LeasedTask) -> (RunningTask, refusal: Outcome?) {
+    let running = RunningTask(task: task)
+    self.state.register(running)
     guard !self.state.isStopping, !Task.isCancelled else {
       // Leased while stopping: hand it back without using an attempt.
-      await self.report(running, .release)
-      return
+      return (running, .release)
     }
     guard let handler = self.handler(for: task.type) else {
-      await self.report(
-        running,
-        .fail(message: "no handler for task type \(task.type)", permanent: true, retryAfter: nil)
-      )
-      return
+      let message = "no handler for task type \(task.type)"
+      return (running, .fail(message: message, permanent: true, retryAfter: nil))
     }
     let context = TaskContext(task: task, running: running, worker: self)
     if self.logger.logLevel <= .debug {
@@ -29,7 +24,22 @@ extension TaskwireWorker {
     }
     // Heartbeats and the execution timeout run on the worker's one timer loop.
     self.timers.add(running)
-    let result = await running.runHandler { try await handler(task, context) }
+    running.start { try await handler(task, context) }
+    return (running, nil)
+  }
+
+  /// Waits for a launched task's handler and reports the outcome (or reports `refusal`).
+  func execute(_ running: RunningTask, refusal: Outcome?) async {
+    let task = running.task
+    defer {
+      self.state.unregister(task.id)
+      self.state.releaseSlot()
+    }
+    if let refusal {
+      await self.report(running, refusal)
+      return
+    }
+    guard let result = await running.result() else { return }
     self.timers.remove(running)
 
     if Task.isCancelled {

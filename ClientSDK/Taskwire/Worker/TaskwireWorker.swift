@@ -135,38 +135,35 @@ public final class TaskwireWorker: Service, Sendable {
   // MARK: - Leasing
 
   private func work(types: [String]) async {
-    let (leased, delivery) = AsyncStream.makeStream(of: LeasedTask.self)
     await withDiscardingTaskGroup { group in
-      group.addTask {
-        await withTaskGroup(of: Void.self) { loop in
-          loop.addTask { await self.leaseLoop(types: types, delivery: delivery) }
-          loop.addTask { await self.state.waitForStop() }
-          await loop.next()
-          loop.cancelAll()
-        }
-        delivery.finish()
-      }
       group.addTask {
         await self.timers.run { running in try? await self.heartbeat(running, progress: nil) }
       }
       await withDiscardingTaskGroup { handlers in
-        for await task in leased {
-          let running = RunningTask(task: task)
-          self.state.register(running)
-          handlers.addTask { await self.execute(running) }
+        // The lease loop runs here, in the group's own task, and starts each handler as its
+        // answer arrives: no hand-off to another task between the lease and the handler.
+        var failures = 0
+        while let tasks = await self.lease(types: types, failures: &failures) {
+          for task in tasks {
+            let (running, refusal) = self.launch(LeasedTask(task))
+            handlers.addTask { await self.execute(running, refusal: refusal) }
+          }
         }
         await self.drain()
       }
-      // Every handler ended (the lease loop before them): stop the timer loop.
+      // Every handler ended: stop the timer loop.
       group.cancelAll()
     }
   }
 
-  /// Leases as many tasks as slots are free, with a long poll, until cancelled.
-  private func leaseLoop(types: [String], delivery: AsyncStream<LeasedTask>.Continuation) async {
-    var failures = 0
-    while !Task.isCancelled {
-      guard await self.state.waitForFreeSlots() > 0, !Task.isCancelled else { return }
+  /// Leases as many tasks as slots are free, with a long poll; `nil` once the worker stops or
+  /// its task is cancelled. Failures back off and try again.
+  private func lease(
+    types: [String],
+    failures: inout Int
+  ) async -> [Taskwire_V1_LeasedTask]? {
+    while true {
+      guard await self.state.waitForFreeSlots() > 0, !Task.isCancelled else { return nil }
       // Completions acknowledged in one read burst free their slots one after another: let the
       // rest of them land first, so one lease call covers every slot they free.
       await Task.yield()
@@ -178,16 +175,20 @@ public final class TaskwireWorker: Service, Sendable {
       request.waitMs = min(self.configuration.pollWait.milliseconds, 60_000)
       do {
         let connection = try await self.connection.connection()
-        let answer = try await connection.unary(.leaseRequest(request))
+        let id = connection.reserveCallID()
+        // Graceful shutdown cancels the long poll; its answer (tasks it was granted meanwhile,
+        // or CANCELLED) still comes, and granted tasks are released by their executors.
+        guard self.state.leaseLoopWaits(cancel: { connection.cancelReservedCall(id) }) else {
+          return nil
+        }
+        defer { self.state.leaseLoopWaitEnded() }
+        let answer = try await connection.unary(.leaseRequest(request), callID: id)
         guard case .leaseResponse(let response) = answer else {
           throw unexpectedAnswer(answer, expected: "lease_response")
         }
         failures = 0
-        // Delivered even when cancelled meanwhile: the executor releases what it cannot run.
         self.state.reserve(response.tasks.count)
-        for task in response.tasks {
-          delivery.yield(LeasedTask(task))
-        }
+        return response.tasks
       } catch let error as TaskwireError where error.code == .cancelled {
         continue
       } catch {
@@ -199,11 +200,28 @@ public final class TaskwireWorker: Service, Sendable {
           endpointCount: 1,
           backoff: self.configuration.connection.backoff
         )
-        try? await Task.sleep(
-          for: machine.delay(forRound: min(failures - 1, 30), random: Double.random(in: 0...1))
-        )
+        let delay = machine.delay(forRound: min(failures - 1, 30), random: .random(in: 0...1))
+        guard await self.pause(for: delay) else { return nil }
       }
     }
+  }
+
+  /// Sleeps for `delay` unless the worker begins stopping or its task is cancelled first;
+  /// `false` when it does.
+  private func pause(for delay: Duration) async -> Bool {
+    let sleep = Task { try await Task.sleep(for: delay) }
+    guard self.state.leaseLoopWaits(cancel: { sleep.cancel() }) else {
+      sleep.cancel()
+      return false
+    }
+    defer { self.state.leaseLoopWaitEnded() }
+    let slept = await withTaskCancellationHandler {
+      await sleep.result
+    } onCancel: {
+      sleep.cancel()
+    }
+    guard case .success = slept else { return false }
+    return true
   }
 
   /// After leasing stopped: waits for the handlers within the shutdown timeout, then asks the

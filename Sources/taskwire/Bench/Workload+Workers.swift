@@ -111,13 +111,15 @@ extension Workload {
             due = due + interval
             // Open-loop pacing of the offered load.
             try await Task.sleep(until: due, clock: .continuous)
-            var payload = self.payload
-            var now = monotonicNanoseconds()
-            withUnsafeBytes(of: &now) { payload.replaceSubrange(0..<8, with: $0) }
-            let body = payload
+            let template = self.payload
             let submitOptions = options
             group.addTask {
-              _ = try await client.submit(type: "bench", payload: body, options: submitOptions)
+              // The clock starts as submit is called, in the task that calls it (not before
+              // this bench's own hand-off to that task).
+              var payload = template
+              var now = monotonicNanoseconds()
+              withUnsafeBytes(of: &now) { payload.replaceSubrange(0..<8, with: $0) }
+              _ = try await client.submit(type: "bench", payload: payload, options: submitOptions)
             }
           }
           try await group.waitForAll()

@@ -44,26 +44,28 @@ final class RunningTask: Sendable {
     handler?.cancel()
   }
 
-  /// Runs `body` as the handler's Swift task and returns how it ended. A ``stop(_:)``, before
-  /// or during the run, cancels that task; so does cancelling the caller.
-  func runHandler(
-    _ body: @escaping @Sendable () async throws -> TaskResult
-  ) async -> Result<TaskResult, any Error> {
-    // Its own task (not the caller's) so that a stop cancels the handler alone: the caller
-    // still reports the outcome, which needs an uncancelled task.
+  /// Starts `body` as the handler's Swift task at once. A ``stop(_:)``, before or during the
+  /// run, cancels that task.
+  func start(_ body: @escaping @Sendable () async throws -> TaskResult) {
+    // Its own task, not the executor's, so that a stop cancels the handler alone (the executor
+    // still reports the outcome, which needs an uncancelled task); and started here, by the lease
+    // loop, so the handler does not wait for its executor task to be scheduled first.
     let handler = Task(operation: body)
     let stopped = self.state.withLock { state in
       state.handler = handler
       return state.reason != nil
     }
     if stopped { handler.cancel() }
-    let result = await withTaskCancellationHandler {
+  }
+
+  /// How the handler ended, or `nil` when none was started. Cancelling the caller cancels it.
+  func result() async -> Result<TaskResult, any Error>? {
+    guard let handler = self.state.withLock({ $0.handler }) else { return nil }
+    return await withTaskCancellationHandler {
       await handler.result
     } onCancel: {
       handler.cancel()
     }
-    self.state.withLock { $0.handler = nil }
-    return result
   }
 
   /// `base` with the task's id and attempt in its metadata, made on first use.

@@ -9,8 +9,8 @@ final class WorkerState: Sendable {
     var running: [TaskID: RunningTask] = [:]
     var emptyWaiters: [CheckedContinuation<Void, Never>] = []
     var stopping = false
-    var stopWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-    var nextStopWaiter: UInt64 = 0
+    /// Ends what the lease loop waits on (its long poll or a back-off pause), if anything.
+    var cancelWait: (@Sendable () -> Void)?
   }
 
   private let state: Mutex<State>
@@ -24,12 +24,13 @@ final class WorkerState: Sendable {
   /// How many slots are free right now.
   var freeSlots: Int { self.state.withLock { $0.capacity - $0.reserved } }
 
-  /// Waits until at least one slot is free and returns how many are; 0 when cancelled.
+  /// Waits until at least one slot is free and returns how many are; 0 when cancelled or
+  /// stopping.
   func waitForFreeSlots() async -> Int {
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
         let free = self.state.withLock { state -> Int? in
-          if Task.isCancelled { return 0 }
+          if Task.isCancelled || state.stopping { return 0 }
           let free = state.capacity - state.reserved
           if free > 0 { return free }
           state.slotWaiter = continuation
@@ -98,34 +99,33 @@ final class WorkerState: Sendable {
     }
   }
 
-  /// Begins the graceful stop: wakes ``waitForStop()``.
+  /// Begins the graceful stop: leasing ends (the lease loop's wait is cut short; a long poll
+  /// that was already granted tasks still brings them, and they are released).
   func beginStopping() {
-    let waiters = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+    let (cancelWait, slotWaiter) = self.state.withLock { state in
       state.stopping = true
-      defer { state.stopWaiters.removeAll() }
-      return Array(state.stopWaiters.values)
+      defer {
+        state.cancelWait = nil
+        state.slotWaiter = nil
+      }
+      return (state.cancelWait, state.slotWaiter)
     }
-    for waiter in waiters { waiter.resume() }
+    cancelWait?()
+    slotWaiter?.resume(returning: 0)
   }
 
-  /// Returns once ``beginStopping()`` was called, or when the waiting task is cancelled.
-  func waitForStop() async {
-    let id = self.state.withLock { state in
-      defer { state.nextStopWaiter += 1 }
-      return state.nextStopWaiter
+  /// Registers how to cut short what the lease loop is about to wait on (a long poll or a
+  /// back-off pause); `false` when stopping (do not start it).
+  func leaseLoopWaits(cancel: @escaping @Sendable () -> Void) -> Bool {
+    self.state.withLock { state in
+      guard !state.stopping else { return false }
+      state.cancelWait = cancel
+      return true
     }
-    await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let now = self.state.withLock { state in
-          if state.stopping || Task.isCancelled { return true }
-          state.stopWaiters[id] = continuation
-          return false
-        }
-        if now { continuation.resume() }
-      }
-    } onCancel: {
-      let waiter = self.state.withLock { $0.stopWaiters.removeValue(forKey: id) }
-      waiter?.resume()
-    }
+  }
+
+  /// The lease loop's wait ended.
+  func leaseLoopWaitEnded() {
+    self.state.withLock { $0.cancelWait = nil }
   }
 }

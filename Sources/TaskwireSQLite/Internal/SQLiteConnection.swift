@@ -38,7 +38,8 @@ final class SQLiteConnection {
       throw SQLiteError(code: rc, message: message)
     }
     self.handle = db
-    // The writer runs many small statements per task: room for their small allocations.
+    // The writer runs many small statements per task: room for their small allocations. (A
+    // no-op with Debian's libsqlite3, built with SQLITE_OMIT_LOOKASIDE; other builds use it.)
     _ = taskwire_sqlite3_lookaside(db, 1_200, readOnly ? 128 : 1_024)
     sqlite3_extended_result_codes(db, 1)
     sqlite3_busy_timeout(db, 10_000)

@@ -1,0 +1,101 @@
+import NIOCore
+import Synchronization
+import TaskwireProto
+import TaskwireWire
+
+extension ClientConnection {
+  // MARK: - Locked helpers
+
+  /// Sends call `id` now when a slot is free and no call waits; otherwise queues it, encoded.
+  /// Returns the test waiters that its queueing satisfies.
+  func start(
+    _ id: UInt64,
+    _ frame: Taskwire_V1_Frame,
+    _ slot: Slot,
+    _ state: inout State
+  ) -> Result<[CheckedContinuation<Void, Never>], TaskwireError> {
+    do {
+      if state.queue.admitsNow(inFlight: state.calls.count) {
+        try state.outbound.writeFrame(frame)
+        state.calls[id] = slot
+        self.scheduleFlush(&state)
+        return .success([])
+      }
+      var request = self.channel.allocator.buffer(capacity: 0)
+      try request.writeFrame(frame)
+      return .success(state.queue.append(id, Queued(request: request, slot: slot)))
+    } catch {
+      return .failure(
+        TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
+      )
+    }
+  }
+
+  /// Call `id` got its final answer: its slot goes to the oldest waiting calls.
+  func finished(_ id: UInt64, _ state: inout State) {
+    state.calls[id] = nil
+    if case .ready = state.phase {
+      while let next = state.queue.next(inFlight: state.calls.count) {
+        state.outbound.writeImmutableBuffer(next.element.request)
+        state.calls[next.id] = next.element.slot
+        self.scheduleFlush(&state)
+      }
+    }
+    self.closeIfIdle(&state)
+  }
+
+  func scheduleFlush(_ state: inout State) {
+    guard !state.flushScheduled else { return }
+    state.flushScheduled = true
+    self.channel.eventLoop.execute { self.flush() }
+  }
+
+  func closeIfIdle(_ state: inout State) {
+    guard state.closeWhenIdle else { return }
+    let unaryInFlight = state.calls.values.contains { slot in
+      if case .unary = slot { return true }
+      return false
+    }
+    if !unaryInFlight {
+      // Let the flush scheduled for the last frames run first.
+      let channel = self.channel
+      channel.eventLoop.execute {
+        self.flush()
+        channel.close(promise: nil)
+      }
+    }
+  }
+
+  func markUnusable(_ state: inout State) -> [CheckedContinuation<Void, Never>] {
+    state.unusable = true
+    defer { state.unusableWaiters.removeAll() }
+    return state.unusableWaiters
+  }
+
+  static func unusableError(_ state: State) -> TaskwireError {
+    switch state.phase {
+    case .closed(let error): return error
+    case .goingAway: return .unavailable("the server is going away; retry on a new connection")
+    default:
+      if state.closeWhenIdle { return .unavailable("the client is shutting down") }
+      return .unavailable("the connection is not ready")
+    }
+  }
+
+  // MARK: - Flush
+
+  /// Writes everything gathered since the last flush in one write and one flush.
+  func flush() {
+    let buffer: ByteBuffer? = self.state.withLock { state in
+      state.flushScheduled = false
+      guard state.outbound.readableBytes > 0 else { return nil }
+      let buffer = state.outbound
+      state.outbound = self.channel.allocator.buffer(capacity: 0)
+      state.wroteSinceLastPing = true
+      return buffer
+    }
+    if let buffer {
+      self.channel.writeAndFlush(buffer, promise: nil)
+    }
+  }
+}

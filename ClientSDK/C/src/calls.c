@@ -1,6 +1,6 @@
 /*
- * The Taskwire API calls (client, watch, worker, development setup), built on the connection and
- * call machinery of client.c. See include/taskwire.h for the API.
+ * The Taskwire API calls (client, watch, worker, development setup), built on the connection
+ * (client.c) and the call machinery (callmachine.c). See include/taskwire.h for the API.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,6 +1,8 @@
 /*
- * Internal: the client's state and the helpers client.c (connection, I/O, calls) shares with
- * calls.c (the API calls built on them). Not installed; the API is include/taskwire.h.
+ * Internal: the client's state and the helpers its files share: client.c (connection, TLS, hello),
+ * io.c (frame I/O), push.c (pushed frames, ping, poll), callmachine.c (sending a call, waiting for
+ * its answer), status.c (statuses, names, time, strings) and calls.c (the API calls built on them).
+ * Not installed; the API is include/taskwire.h.
  */
 #ifndef TW_CLIENT_H
 #define TW_CLIENT_H
@@ -41,6 +43,9 @@ struct tw_client {
   size_t notice_head, notice_count;
 };
 
+/* status.c */
+/* CLOCK_MONOTONIC in milliseconds, for deadlines and the ping interval. */
+int64_t twi_mono_ms(void);
 /* A copy of `s` ("" for NULL); the caller frees it. */
 char *twi_dupstr(const char *s);
 /* protobuf-c wants non-const char* for string fields; it never writes through them when packing. */
@@ -50,14 +55,31 @@ int twi_set_status(tw_status *st, int code, int local, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void twi_status_ok(tw_status *st);
 void twi_status_from_proto(tw_status *st, const Taskwire__V1__Status *s);
+
+/* io.c */
+/* OpenSSL's queued error (or errno) as text into `buf`; clears the queue. */
+void twi_ssl_error_text(char *buf, size_t len);
+/* Waits until fd is readable/writable or the timeout runs out. 1 ready, 0 timeout, -1 error. */
+int twi_wait_fd(int fd, short events, int timeout_ms);
+void twi_mark_broken(tw_client *c);
+int twi_send_frame(tw_client *c, const Frame *f, tw_status *st);
+/* Reads one frame. 1 = *out set, 0 = timeout, -1 = error (connection is then broken). */
+int twi_read_frame(tw_client *c, int timeout_ms, Frame **out, tw_status *st);
+
+/* push.c */
+/* Handles a call_id 0 frame. Returns 0, or -1 for a connection error (status set). */
+int twi_handle_push(tw_client *c, const Frame *f, tw_status *st);
+int twi_send_ping(tw_client *c, uint64_t nonce, tw_status *st);
+
+/* callmachine.c */
 /* -1 with a status when the connection cannot take a call. */
 int twi_check_usable(tw_client *c, tw_status *st);
-int twi_send_frame(tw_client *c, const Frame *f, tw_status *st);
 int twi_send_cancel_call(tw_client *c, uint64_t call_id, tw_status *st);
-/* Waits for the next frame of call `call_id`, handling pushed frames meanwhile (see client.c). */
+/* Waits for the next frame of call `call_id`, handling pushed frames meanwhile (see
+ * callmachine.c). */
 int twi_wait_call_frame(tw_client *c, uint64_t call_id, int interruptible, int *cancel_sent,
                         Frame **out, tw_status *st);
-/* Sends `req` and waits for its one answer, whose body must be `expected` (see client.c). */
+/* Sends `req` and waits for its one answer, whose body must be `expected` (see callmachine.c). */
 int twi_call_ex(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected,
                 int interruptible, Frame **resp, tw_status *st);
 int twi_unary_call(tw_client *c, Frame *req, Taskwire__V1__Frame__BodyCase expected,

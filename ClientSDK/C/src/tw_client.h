@@ -71,6 +71,10 @@ int twi_read_frame(tw_client *c, int timeout_ms, Frame **out, tw_status *st);
 int twi_handle_push(tw_client *c, const Frame *f, tw_status *st);
 int twi_send_ping(tw_client *c, uint64_t nonce, tw_status *st);
 
+/* calls.c */
+/* Fills `t` from the task message `p` (strings copied; free with tw_task_clear). */
+void twi_task_from_proto(tw_task *t, const Taskwire__V1__Task *p);
+
 /* callmachine.c */
 /* -1 with a status when the connection cannot take a call. */
 int twi_check_usable(tw_client *c, tw_status *st);

@@ -179,7 +179,8 @@ let package = Package(
     .testTarget(
       name: "TaskwireTests",
       dependencies: [
-        "Taskwire", "TaskwireTesting", "TaskwireWire", "TaskwireProto",
+        "Taskwire", "TaskwireTesting", "TaskwireWire", "TaskwireProto", "TaskwireRuntime",
+        "TaskwireCoordinator", "TaskwireStore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

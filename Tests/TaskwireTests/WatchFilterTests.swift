@@ -1,5 +1,8 @@
 import Foundation
 import Taskwire
+import TaskwireCoordinator
+import TaskwireRuntime
+import TaskwireStore
 import TaskwireTesting
 import Testing
 
@@ -57,6 +60,40 @@ struct WatchFilterTests {
             #expect(seen.map(\.sequence) == seen.map(\.sequence).sorted())
           }
         }
+      }
+    }
+  }
+
+  @Test(
+    "watch(filter:after:) from a point whose events are no longer kept throws snapshotRequired",
+    .timeLimit(.minutes(1))
+  )
+  func resumePointGone() async throws {
+    try await withTestServer(configure: { options in
+      options.storePolicy.maxEvents = 5
+      options.coordinator.sweepIntervalMs = 20
+      options.coordinator.purgeIntervalMs = 20
+    }) { server in
+      let configuration = try await server.clientConfiguration(role: .client)
+      try await withTaskwireClient(configuration: configuration) { client in
+        let first = try await client.submit(type: "job", payload: Data())
+        let start = try await client.get(first.task.id).sequence
+        for _ in 0..<20 { _ = try await client.submit(type: "job", payload: Data()) }
+        // The sweeper keeps only the newest 5 events, every 20 ms. Until it has purged, the
+        // watch replays from `start` (its first event arrives) and the test asks again.
+        var replays = 0
+        while true {
+          var events = client.watch(filter: TaskFilter(), after: start).makeAsyncIterator()
+          do {
+            _ = try await events.next()
+            replays += 1
+          } catch let error as TaskwireError {
+            #expect(error.code == .failedPrecondition)
+            #expect(error.snapshotRequired)
+            break
+          }
+        }
+        #expect(replays < 1_000)
       }
     }
   }

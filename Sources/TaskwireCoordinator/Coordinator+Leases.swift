@@ -5,13 +5,15 @@ public import TaskwireStore
 extension Coordinator {
   /// Leases up to `max` ready tasks of `queues` (and `types`, when given), waiting up to `waitMs`
   /// for work: a commit that makes a task ready wakes this call at once (no poll interval).
-  /// Returns an empty list when the wait ends with nothing ready, or when the task is cancelled.
+  /// Returns an empty list when the wait ends with nothing ready, when `interrupt` fires, or when
+  /// the task is cancelled.
   public func lease(
     queues: [String],
     types: [String],
     max: Int,
     waitMs: Int64,
-    worker: WorkerIdentity
+    worker: WorkerIdentity,
+    interrupt: (any LongPollInterrupt)? = nil
   ) async throws(CallError) -> [LeaseGrant] {
     let count = max == 0 ? 1 : max
     guard count <= self.configuration.maxLeaseTasks else {
@@ -34,6 +36,7 @@ extension Coordinator {
       let leaseWait = LeaseWait()
       self.dispatcher.track(leaseWait)
       defer { self.dispatcher.untrack(leaseWait) }
+      interrupt?.onFire { leaseWait.withdraw() }
       let parked = try await self.perform {
         try await self.store.leaseWaiting(
           queues: queueList,
@@ -50,6 +53,7 @@ extension Coordinator {
     let queueSet = Set(queueList)
     while true {
       let ticket = wait > 0 ? self.dispatcher.register(queues: queueSet) : nil
+      if let ticket { interrupt?.onFire { ticket.wake() } }
       let grants: [LeaseGrant]
       do {
         grants = try await self.perform {
@@ -69,15 +73,17 @@ extension Coordinator {
         if let ticket { self.dispatcher.remove(ticket) }
         return await self.handOver(grants, to: worker)
       }
-      guard let ticket, ContinuousClock.now < deadline, !Task.isCancelled else {
+      guard let ticket, ContinuousClock.now < deadline, !Task.isCancelled,
+        interrupt?.hasFired != true
+      else {
         if let ticket { self.dispatcher.remove(ticket) }
         return []
       }
       await ticket.wait(until: deadline)
       self.dispatcher.remove(ticket)
-      if Task.isCancelled || ContinuousClock.now >= deadline {
+      if Task.isCancelled || interrupt?.hasFired == true || ContinuousClock.now >= deadline {
         // One last try so a task that arrived with the deadline is not left waiting.
-        if Task.isCancelled { return [] }
+        if Task.isCancelled || interrupt?.hasFired == true { return [] }
         let last = try await self.perform {
           try await self.store.lease(
             queues: queueList,

@@ -20,6 +20,9 @@ final class Dispatcher: Sendable {
       self.queues = queues
     }
 
+    /// Wakes the waiter (its long poll was interrupted).
+    func wake() { self.signal.fire() }
+
     /// Waits until woken, until `deadline` passes, or until the task is cancelled.
     func wait(until deadline: ContinuousClock.Instant) async {
       await withTaskGroup(of: Void.self) { group in

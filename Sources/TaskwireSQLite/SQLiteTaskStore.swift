@@ -199,23 +199,7 @@ public final class SQLiteTaskStore: TaskStore {
     // Parked in the writer (or withdrawn already): a group that makes tasks ready for it grants
     // them in its own transaction; the deadline or a cancel withdraws it.
     return try await withTaskCancellationHandler {
-      try await withThrowingTaskGroup(of: [LeaseGrant]?.self) { group in
-        group.addTask { try await wait.value() }
-        group.addTask {
-          try? await Task.sleep(until: deadline, clock: .continuous)
-          wait.withdraw()
-          return nil
-        }
-        var grants: [LeaseGrant] = []
-        while let next = try await group.next() {
-          if let next {
-            grants = next
-            break
-          }
-        }
-        group.cancelAll()
-        return grants
-      }
+      try await wait.value(until: deadline)
     } onCancel: {
       wait.withdraw()
     }

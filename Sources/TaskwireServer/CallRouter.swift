@@ -47,12 +47,15 @@ final class CallRouter: Sendable {
     }
   }
 
-  /// Answers one unary request: its response body, or `.error`.
-  func unary(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async
-    -> Taskwire_V1_Frame.OneOf_Body
-  {
+  /// Answers one unary request: its response body, or `.error`. `interrupt` ends a long poll's
+  /// wait early (cancel_call, shutdown).
+  func unary(
+    _ body: Taskwire_V1_Frame.OneOf_Body,
+    context: CallContext,
+    interrupt: (any LongPollInterrupt)? = nil
+  ) async -> Taskwire_V1_Frame.OneOf_Body {
     do {
-      return try await self.dispatch(body, context: context)
+      return try await self.dispatch(body, context: context, interrupt: interrupt)
     } catch let error as CallError {
       return .error(WireStatus(error).proto)
     } catch let status as WireStatus {
@@ -138,9 +141,11 @@ final class CallRouter: Sendable {
     }
   }
 
-  private func dispatch(_ body: Taskwire_V1_Frame.OneOf_Body, context: CallContext) async throws
-    -> Taskwire_V1_Frame.OneOf_Body
-  {
+  private func dispatch(
+    _ body: Taskwire_V1_Frame.OneOf_Body,
+    context: CallContext,
+    interrupt: (any LongPollInterrupt)?
+  ) async throws -> Taskwire_V1_Frame.OneOf_Body {
     let coordinator = self.coordinator
     let worker = WorkerIdentity(
       id: context.workerID,
@@ -228,7 +233,8 @@ final class CallRouter: Sendable {
         types: request.types,
         max: Int(request.maxTasks),
         waitMs: request.waitMs,
-        worker: worker
+        worker: worker,
+        interrupt: interrupt
       )
       return .leaseResponse(.with { $0.tasks = grants.map(\.proto) })
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// One long-polling lease waiting inside a store that can grant it tasks in the same transaction
@@ -95,4 +96,28 @@ public final class LeaseWait: Sendable {
     }
     return try outcome.get()
   }
+
+  /// Waits like ``value()`` and withdraws the wait when `deadline` passes. The deadline is a
+  /// dispatch timer, cancelled when the wait ends first: the waiting task is the only one, so the
+  /// store's answer reaches it with one wake-up (no child tasks racing a sleep).
+  public func value(until deadline: ContinuousClock.Instant) async throws(StoreError)
+    -> [LeaseGrant]
+  {
+    let remaining = ContinuousClock.now.duration(to: deadline)
+    guard remaining > .zero else {
+      self.withdraw()
+      return try await self.value()
+    }
+    let (seconds, attoseconds) = remaining.components
+    let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+    let timer = DispatchSource.makeTimerSource(queue: Self.deadlines)
+    timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .milliseconds(1))
+    timer.setEventHandler { [weak self] in self?.withdraw() }
+    timer.activate()
+    defer { timer.cancel() }
+    return try await self.value()
+  }
+
+  /// The queue the deadline timers of all waits fire on (they only withdraw).
+  private static let deadlines = DispatchQueue(label: "taskwire.lease-wait.deadlines")
 }

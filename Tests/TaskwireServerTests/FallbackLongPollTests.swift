@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TaskwireCoordinator
 import TaskwireCore
 import TaskwireSQLite
@@ -42,7 +43,8 @@ struct FallbackLongPollTests {
   private func poll(
     _ coordinator: Coordinator,
     queue: String,
-    waitMs: Int64 = 60_000
+    waitMs: Int64 = 60_000,
+    interrupt: (any LongPollInterrupt)? = nil
   ) -> Task<[LeaseGrant], any Error> {
     let worker = self.worker
     return Task {
@@ -51,7 +53,8 @@ struct FallbackLongPollTests {
         types: [],
         max: 1,
         waitMs: waitMs,
-        worker: worker
+        worker: worker,
+        interrupt: interrupt
       )
     }
   }
@@ -107,5 +110,47 @@ struct FallbackLongPollTests {
       #expect(cancelled == [])
       #expect(coordinator.waitingLeases == 0)
     }
+  }
+
+  @Test("An interrupted poll ends empty and takes no task submitted after the interrupt")
+  func interrupt() async throws {
+    try await withCoordinator { coordinator, _ in
+      let interrupt = TestInterrupt()
+      let lease = poll(coordinator, queue: "q", interrupt: interrupt)
+      while coordinator.waitingLeases == 0 { await Task.yield() }
+      interrupt.fire()
+      // A poll still waiting would be woken by this submit and lease the task.
+      let id = try await submit(coordinator, queue: "q")
+      let interrupted = try await lease.value
+      #expect(interrupted == [])
+      #expect(coordinator.waitingLeases == 0)
+      let task = try await coordinator.get(id)
+      #expect(task.state == .pending)
+    }
+  }
+}
+
+/// A ``LongPollInterrupt`` fired by the test.
+private final class TestInterrupt: LongPollInterrupt {
+  private let state = Mutex<(fired: Bool, handler: (@Sendable () -> Void)?)>((false, nil))
+
+  var hasFired: Bool { self.state.withLock { $0.fired } }
+
+  func onFire(_ handler: @escaping @Sendable () -> Void) {
+    let now = self.state.withLock { state -> Bool in
+      if state.fired { return true }
+      state.handler = handler
+      return false
+    }
+    if now { handler() }
+  }
+
+  func fire() {
+    let handler = self.state.withLock { state -> (@Sendable () -> Void)? in
+      state.fired = true
+      defer { state.handler = nil }
+      return state.handler
+    }
+    handler?()
   }
 }

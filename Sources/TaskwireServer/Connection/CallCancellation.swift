@@ -1,8 +1,11 @@
 import Synchronization
+import TaskwireCoordinator
 
-/// A one-shot signal that lets the connection cancel one call's child task: the call races its
-/// work against `wait()` and stops at whichever finishes first.
-final class CallCancellation: Sendable {
+/// A one-shot signal that cuts one call short: a peer's `cancel_call` or a shutdown fires it.
+///
+/// A watch races its stream against ``wait()``. A long poll registers what ends its wait with
+/// ``onFire(_:)`` (a ``LongPollInterrupt``), so it needs no second task racing it.
+final class CallCancellation: LongPollInterrupt {
   /// Why a call was cut short.
   enum Reason: Sendable {
     /// The client sent CancelCall (or went away): the answer is CANCELLED.
@@ -11,27 +14,51 @@ final class CallCancellation: Sendable {
     case shutdown
   }
 
-  private enum State {
-    case idle
-    case waiting(CheckedContinuation<Void, Never>)
-    case fired
+  private struct State {
+    /// Set by the first ``fire(_:)``.
+    var reason: Reason?
+    /// ``wait()`` returns at once: the signal fired, or a waiter was cancelled.
+    var released = false
+    var waiter: CheckedContinuation<Void, Never>?
+    var handler: (@Sendable () -> Void)?
   }
 
-  private let state = Mutex(State.idle)
-  private let firedReason = Mutex<Reason?>(nil)
+  private let state = Mutex(State())
 
   /// Why the signal fired, or `nil` while it has not.
-  var reason: Reason? { self.firedReason.withLock { $0 } }
+  var reason: Reason? { self.state.withLock { $0.reason } }
 
-  /// Fires the signal; later and pending `wait()`s return at once. The first reason sticks.
+  /// Whether the signal has fired.
+  var hasFired: Bool { self.reason != nil }
+
+  /// Fires the signal: a pending `wait()` returns, later ones return at once, and the registered
+  /// handler runs. The first reason sticks; later fires do nothing more.
   func fire(_ reason: Reason = .cancelledByClient) {
-    self.firedReason.withLock { if $0 == nil { $0 = reason } }
-    let continuation = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-      defer { state = .fired }
-      if case .waiting(let continuation) = state { return continuation }
-      return nil
+    let (waiter, handler) = self.state.withLock { state in
+      guard state.reason == nil else {
+        return (CheckedContinuation<Void, Never>?.none, (@Sendable () -> Void)?.none)
+      }
+      state.reason = reason
+      state.released = true
+      defer {
+        state.waiter = nil
+        state.handler = nil
+      }
+      return (state.waiter, state.handler)
     }
-    continuation?.resume()
+    waiter?.resume()
+    handler?()
+  }
+
+  /// Runs `handler` once when the signal fires, at once when it has fired already. Replaces a
+  /// handler registered before that has not run.
+  func onFire(_ handler: @escaping @Sendable () -> Void) {
+    let firedAlready = self.state.withLock { state -> Bool in
+      guard state.reason == nil else { return true }
+      state.handler = handler
+      return false
+    }
+    if firedAlready { handler() }
   }
 
   /// Returns once the signal fires (or the waiting task is cancelled).
@@ -39,13 +66,9 @@ final class CallCancellation: Sendable {
     await withTaskCancellationHandler {
       await withCheckedContinuation { continuation in
         let resumeNow = self.state.withLock { state -> Bool in
-          switch state {
-          case .idle:
-            state = .waiting(continuation)
-            return false
-          case .waiting, .fired:
-            return true
-          }
+          guard !state.released, state.waiter == nil else { return true }
+          state.waiter = continuation
+          return false
         }
         if resumeNow { continuation.resume() }
       }
@@ -53,45 +76,14 @@ final class CallCancellation: Sendable {
       self.wake()
     }
   }
-}
 
-extension CallCancellation {
   /// Resumes a pending `wait()` without recording a reason (the waiter itself was cancelled).
-  fileprivate func wake() {
-    let continuation = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
-      defer { state = .fired }
-      if case .waiting(let continuation) = state { return continuation }
-      return nil
+  private func wake() {
+    let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+      state.released = true
+      defer { state.waiter = nil }
+      return state.waiter
     }
-    continuation?.resume()
-  }
-}
-
-/// Runs `work`; when `cancellation` fires first, cancels it and still waits for its answer, which
-/// is returned only when `mustDeliver` says the client cannot do without it (a lease that was
-/// granted tasks before the cancel reached it: the worker must learn it holds them). Otherwise
-/// returns `nil`, and the caller answers with the cancellation's status.
-func runCancellable<T: Sendable>(
-  _ work: @escaping @Sendable () async -> T,
-  cancelledBy cancellation: CallCancellation,
-  mustDeliver: @Sendable (T) -> Bool
-) async -> T? {
-  await withTaskGroup(of: T?.self) { group in
-    group.addTask { await work() }
-    group.addTask {
-      await cancellation.wait()
-      return nil
-    }
-    if let first = await group.next(), let answer = first {
-      group.cancelAll()
-      return answer
-    }
-    // Cancelled first: the work may have finished in the same instant, or may be handing over
-    // what it already took; its answer decides.
-    group.cancelAll()
-    while let next = await group.next() {
-      if let answer = next { return mustDeliver(answer) ? answer : nil }
-    }
-    return nil
+    waiter?.resume()
   }
 }

@@ -251,15 +251,13 @@ struct ServerConnection {
           calls.answered()
         }
       } else if isLong {
-        // A long poll races its work against cancel_call and shutdown.
+        // A long poll ends its wait when cancel_call or shutdown fires its cancellation. Tasks it
+        // was granted go out even then (the worker must learn it holds them); otherwise a
+        // cancelled poll answers with the cancellation's status.
         group.addTask {
+          let work = await router.unary(body, context: context, interrupt: cancellation)
           let answer =
-            await runCancellable(
-              { await router.unary(body, context: context) },
-              cancelledBy: cancellation,
-              mustDeliver: \.grantsTasks
-            )
-            ?? .error(cancellation.status.proto)
+            cancellation.hasFired && !work.grantsTasks ? .error(cancellation.status.proto) : work
           calls.end(id)
           await writer.write([.answer(id, answer)])
           calls.answered()

@@ -9,4 +9,12 @@ if [[ "$want" != "$have" ]]; then
   echo "run .ci/generate-proto.sh and commit the result" >&2
   exit 1
 fi
+# generate-proto.sh marks the heap-storage classes' properties @exclusivity(unchecked).
+unmarked=$(sed -n '/^  fileprivate class _StorageClass {/,/^    private init() {}/ p' \
+  Sources/TaskwireProto/Generated/*.pb.swift | grep -c '^    var _' || true)
+if [[ "$unmarked" != 0 ]]; then
+  echo "generated protobuf code was not made by .ci/generate-proto.sh: $unmarked storage" >&2
+  echo "properties lack @exclusivity(unchecked); run .ci/generate-proto.sh and commit the result" >&2
+  exit 1
+fi
 echo "generated protobuf code is current ($have)"

@@ -511,21 +511,21 @@ nonisolated extension Taskwire_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf
   package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}queue\0\u{1}type\0\u{1}payload\0\u{3}content_type\0\u{1}priority\0\u{3}run_at_ms\0\u{3}delay_ms\0\u{3}idempotency_key\0\u{3}max_attempts\0\u{3}retry_policy\0\u{3}lease_duration_ms\0\u{3}execution_timeout_ms\0\u{1}metadata\0\u{3}parent_id\0\u{3}clean_on_success\0")
 
   fileprivate class _StorageClass {
-    var _queue: String = String()
-    var _type: String = String()
-    var _payload: Data = Data()
-    var _contentType: String = String()
-    var _priority: Int32 = 0
-    var _runAtMs: Int64 = 0
-    var _delayMs: Int64 = 0
-    var _idempotencyKey: String = String()
-    var _maxAttempts: Int32 = 0
-    var _retryPolicy: Taskwire_V1_RetryPolicy? = nil
-    var _leaseDurationMs: Int64 = 0
-    var _executionTimeoutMs: Int64 = 0
-    var _metadata: Dictionary<String,String> = [:]
-    var _parentID: String = String()
-    var _cleanOnSuccess: Bool = false
+    @exclusivity(unchecked) var _queue: String = String()
+    @exclusivity(unchecked) var _type: String = String()
+    @exclusivity(unchecked) var _payload: Data = Data()
+    @exclusivity(unchecked) var _contentType: String = String()
+    @exclusivity(unchecked) var _priority: Int32 = 0
+    @exclusivity(unchecked) var _runAtMs: Int64 = 0
+    @exclusivity(unchecked) var _delayMs: Int64 = 0
+    @exclusivity(unchecked) var _idempotencyKey: String = String()
+    @exclusivity(unchecked) var _maxAttempts: Int32 = 0
+    @exclusivity(unchecked) var _retryPolicy: Taskwire_V1_RetryPolicy? = nil
+    @exclusivity(unchecked) var _leaseDurationMs: Int64 = 0
+    @exclusivity(unchecked) var _executionTimeoutMs: Int64 = 0
+    @exclusivity(unchecked) var _metadata: Dictionary<String,String> = [:]
+    @exclusivity(unchecked) var _parentID: String = String()
+    @exclusivity(unchecked) var _cleanOnSuccess: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -744,25 +744,25 @@ nonisolated extension Taskwire_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Me
   package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}spec\0\u{1}state\0\u{1}attempt\0\u{1}progress\0\u{3}progress_message\0\u{3}last_error\0\u{1}result\0\u{3}result_content_type\0\u{3}worker_id\0\u{3}lease_deadline_ms\0\u{3}created_ms\0\u{3}started_ms\0\u{3}finished_ms\0\u{3}updated_ms\0\u{3}next_run_ms\0\u{3}cancel_requested\0\u{1}attempts\0\u{1}sequence\0")
 
   fileprivate class _StorageClass {
-    var _id: String = String()
-    var _spec: Taskwire_V1_TaskSpec? = nil
-    var _state: Taskwire_V1_TaskState = .unspecified
-    var _attempt: Int32 = 0
-    var _progress: Int32 = 0
-    var _progressMessage: String = String()
-    var _lastError: String = String()
-    var _result: Data = Data()
-    var _resultContentType: String = String()
-    var _workerID: String = String()
-    var _leaseDeadlineMs: Int64 = 0
-    var _createdMs: Int64 = 0
-    var _startedMs: Int64 = 0
-    var _finishedMs: Int64 = 0
-    var _updatedMs: Int64 = 0
-    var _nextRunMs: Int64 = 0
-    var _cancelRequested: Bool = false
-    var _attempts: [Taskwire_V1_Attempt] = []
-    var _sequence: UInt64 = 0
+    @exclusivity(unchecked) var _id: String = String()
+    @exclusivity(unchecked) var _spec: Taskwire_V1_TaskSpec? = nil
+    @exclusivity(unchecked) var _state: Taskwire_V1_TaskState = .unspecified
+    @exclusivity(unchecked) var _attempt: Int32 = 0
+    @exclusivity(unchecked) var _progress: Int32 = 0
+    @exclusivity(unchecked) var _progressMessage: String = String()
+    @exclusivity(unchecked) var _lastError: String = String()
+    @exclusivity(unchecked) var _result: Data = Data()
+    @exclusivity(unchecked) var _resultContentType: String = String()
+    @exclusivity(unchecked) var _workerID: String = String()
+    @exclusivity(unchecked) var _leaseDeadlineMs: Int64 = 0
+    @exclusivity(unchecked) var _createdMs: Int64 = 0
+    @exclusivity(unchecked) var _startedMs: Int64 = 0
+    @exclusivity(unchecked) var _finishedMs: Int64 = 0
+    @exclusivity(unchecked) var _updatedMs: Int64 = 0
+    @exclusivity(unchecked) var _nextRunMs: Int64 = 0
+    @exclusivity(unchecked) var _cancelRequested: Bool = false
+    @exclusivity(unchecked) var _attempts: [Taskwire_V1_Attempt] = []
+    @exclusivity(unchecked) var _sequence: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.

@@ -161,7 +161,10 @@ let package = Package(
     ),
     .testTarget(
       name: "TaskwireSQLiteTests",
-      dependencies: ["TaskwireSQLite", "TaskwireStore", "TaskwireCore", "CSQLite", "CSQLiteCrashVFS"],
+      dependencies: [
+        "TaskwireSQLite", "TaskwireStore", "TaskwireCore", "CSQLite", "CSQLiteCrashVFS",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

@@ -71,18 +71,23 @@ extension SQLiteTaskStore {
     /// `relaxed` mode: called with the WAL file's path instead of `fdatasync`, so a test VFS can
     /// model the sync.
     public var walSync: (@Sendable (String) -> Void)?
+    /// Asked before each group's COMMIT; `true` fails that group as a failed COMMIT would (the
+    /// writer rolls it back and every operation in it gets the error).
+    public var failCommit: (@Sendable () -> Bool)?
 
     /// Creates hooks; the defaults change nothing.
     public init(
       vfs: String? = nil,
       synchronousOff: Bool = false,
       manualWALSync: Bool = false,
-      walSync: (@Sendable (String) -> Void)? = nil
+      walSync: (@Sendable (String) -> Void)? = nil,
+      failCommit: (@Sendable () -> Bool)? = nil
     ) {
       self.vfs = vfs
       self.synchronousOff = synchronousOff
       self.manualWALSync = manualWALSync
       self.walSync = walSync
+      self.failCommit = failCommit
     }
   }
 }

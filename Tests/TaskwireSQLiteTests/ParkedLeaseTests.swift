@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import TaskwireCore
 import TaskwireSQLite
@@ -159,6 +160,43 @@ struct ParkedLeaseTests {
     let poll = try await park(store)
     try await store.close()
     #expect(try await poll.value == [])
+  }
+
+  @Test("A poll parked by a group whose COMMIT fails ends with the error and takes no later task")
+  func failedCommitEndsParked() async throws {
+    let dir = try TemporaryDirectory()
+    let failing = Box(false)
+    var logger = Logger(label: "taskwire-test")
+    logger.logLevel = .critical  // the failed commit is logged as an error
+    let store = try await SQLiteTaskStore(
+      configuration: .init(
+        path: dir.path + "/taskwire.sqlite",
+        randomSeed: 42,
+        logger: logger,
+        testing: .init(failCommit: { failing.value.withLock { $0 } })
+      )
+    )
+    failing.value.withLock { $0 = true }
+    let poll = Task {
+      try await store.leaseWaiting(
+        queues: ["default"],
+        types: [],
+        max: 1,
+        workerID: "w",
+        nowMs: t0,
+        until: .now + .seconds(60),
+        wait: LeaseWait()
+      )
+    }
+    // The poll's own group parks it, then fails to commit: the poll gets the error.
+    await #expect(throws: StoreError.self) { try await poll.value }
+    failing.value.withLock { $0 = false }
+    #expect(store.parkedLeaseCount == 0)
+    // Left parked, the dead poll would be granted this task, which no one would run until its
+    // lease expired.
+    let submitted = try await store.submitOne(task(), nowMs: t0 + 1)
+    #expect(try await store.get(taskID: submitted.id)?.state == .pending)
+    try await store.close()
   }
 
   @Test("Many parked leases and concurrent submits: every task is leased exactly once")

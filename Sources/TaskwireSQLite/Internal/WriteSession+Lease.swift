@@ -133,6 +133,7 @@ extension WriteSession {
       parked.append(
         ParkedLease(wait: wait, queues: names, types: types, max: max, workerID: workerID)
       )
+      parkedInGroup.append(wait)
     }
     return grants
   }

@@ -56,6 +56,8 @@ final class WriteSession {
 
   /// Parked long polls, oldest first (some may have ended since; they leave at the next pass).
   var parked: [ParkedLease] = []
+  /// The waits the open group parked: a group that fails to commit ends them.
+  var parkedInGroup: [LeaseWait] = []
   /// The length of ``parked`` at which the next park first drops the polls that ended.
   var parkedPurgeAt = 64
   /// Queues where the open group made a task PENDING or resumed leasing (a rolled-back change
@@ -145,6 +147,7 @@ final class WriteSession {
 
   /// The group committed: forget the undo log; returns the group's events.
   func groupCommitted() -> [EventRecord] {
+    parkedInGroup.removeAll(keepingCapacity: true)
     undo.removeAll(keepingCapacity: true)
     dirtyQueues.removeAll(keepingCapacity: true)
     committedSequence = lastSequence
@@ -153,10 +156,16 @@ final class WriteSession {
     return result
   }
 
-  /// The group failed: undo everything since it began.
-  func groupFailed() {
+  /// The group failed: undo everything since it began. Returns the waits it parked, now out of
+  /// ``parked``, for the writer to end with the group's error.
+  func groupFailed() -> [LeaseWait] {
     rollback(to: Mark(undo: 0, events: 0, sequence: committedSequence))
     dirtyQueues.removeAll(keepingCapacity: true)
+    let abandoned = parkedInGroup
+    parkedInGroup.removeAll(keepingCapacity: true)
+    let ids = Set(abandoned.map(ObjectIdentifier.init))
+    parked.removeAll { ids.contains(ObjectIdentifier($0.wait)) }
+    return abandoned
   }
 
   // MARK: Counters

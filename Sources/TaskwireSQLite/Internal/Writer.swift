@@ -152,16 +152,23 @@ final class WriterContext {
     }
     // Long polls parked here get the tasks this group made ready, in this same transaction.
     let served = session.serveParked(nowMs: groupNowMs ?? Self.wallMs())
-    do {
+    do throws(SQLiteError) {
       try session.writeGroupState()
+      if let failCommit = configuration.testing.failCommit, failCommit() {
+        throw SQLiteError(code: SQLITE_IOERR, message: "COMMIT failed (testing hook)")
+      }
       try db.run("COMMIT")
     } catch {
       configuration.logger.error("group commit failed", metadata: ["error": "\(error)"])
       try? db.run("ROLLBACK")
-      session.groupFailed()
+      // Long polls parked by this group end with its error, like its other operations: left
+      // parked, a later group could grant them tasks no caller waits for.
+      let abandoned = session.groupFailed()
       for finish in finishes { finish(error.storeError) }
       for (operation, error) in rejected { operation.reject(error) }
       for (wait, _) in served { wait.resolve(.failure(error.storeError)) }
+      for wait in abandoned { wait.resolve(.failure(error.storeError)) }
+      counters.parkedLeases.store(session.parked.count, ordering: .relaxed)
       return
     }
     let events = session.groupCommitted()

@@ -12,9 +12,12 @@ fi
 # generate-proto.sh marks the heap-storage classes' properties @exclusivity(unchecked).
 unmarked=$(sed -n '/^  fileprivate class _StorageClass {/,/^    private init() {}/ p' \
   Sources/TaskwireProto/Generated/*.pb.swift | grep -c '^    var _' || true)
-if [[ "$unmarked" != 0 ]]; then
+marked=$(grep -c '^    @exclusivity(unchecked) var _' Sources/TaskwireProto/Generated/*.pb.swift \
+  | awk -F: '{ n += $2 } END { print n + 0 }')
+if [[ "$unmarked" != 0 || "$marked" == 0 ]]; then
   echo "generated protobuf code was not made by .ci/generate-proto.sh: $unmarked storage" >&2
-  echo "properties lack @exclusivity(unchecked); run .ci/generate-proto.sh and commit the result" >&2
+  echo "properties lack @exclusivity(unchecked) ($marked have it); run .ci/generate-proto.sh" >&2
+  echo "and commit the result" >&2
   exit 1
 fi
 echo "generated protobuf code is current ($have)"

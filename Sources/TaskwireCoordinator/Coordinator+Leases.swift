@@ -27,6 +27,8 @@ extension Coordinator {
     }
     guard waitMs >= 0 else { throw CallError(.invalidArgument, "wait_ms must not be negative") }
     let queueList = queues.isEmpty ? ["default"] : queues
+    // Interrupted before it began (cancel_call in the same burst): it takes nothing.
+    if interrupt?.hasFired == true { return [] }
     self.workers.sawLease(worker, queues: queueList, nowMs: self.nowMs)
     let wait = min(waitMs, self.configuration.maxLeaseWaitMs)
     let deadline = ContinuousClock.now.advanced(by: .milliseconds(wait))
@@ -52,6 +54,7 @@ extension Coordinator {
     }
     let queueSet = Set(queueList)
     while true {
+      if interrupt?.hasFired == true { return [] }
       let ticket = wait > 0 ? self.dispatcher.register(queues: queueSet) : nil
       if let ticket { interrupt?.onFire { ticket.wake() } }
       let grants: [LeaseGrant]

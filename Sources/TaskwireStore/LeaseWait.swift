@@ -109,7 +109,8 @@ public final class LeaseWait: Sendable {
       return try await self.value()
     }
     let (seconds, attoseconds) = remaining.components
-    let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+    // Waits of 30 years and more fire after 30 years (no overflow for "wait forever").
+    let nanoseconds = Int(min(seconds, 1 << 30)) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
     let timer = DispatchSource.makeTimerSource(queue: Self.deadlines)
     timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .milliseconds(1))
     timer.setEventHandler { [weak self] in self?.withdraw() }

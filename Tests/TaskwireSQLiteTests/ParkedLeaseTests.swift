@@ -134,6 +134,26 @@ struct ParkedLeaseTests {
     }
   }
 
+  @Test("A wait withdrawn before its first try takes no task, even one that is ready")
+  func withdrawnBeforeFirstTry() async throws {
+    try await withStore { store in
+      let submitted = try await store.submitOne(task(), nowMs: t0)
+      let wait = LeaseWait()
+      wait.withdraw()
+      let grants = try await store.leaseWaiting(
+        queues: ["default"],
+        types: [],
+        max: 1,
+        workerID: "w",
+        nowMs: t0 + 1,
+        until: .now + .seconds(60),
+        wait: wait
+      )
+      #expect(grants == [])
+      #expect(try await store.get(taskID: submitted.id)?.state == .pending)
+    }
+  }
+
   @Test("Polls that end while parked do not pile up in the writer when no task arrives")
   func endedPollsLeave() async throws {
     try await withStore { store in

@@ -130,6 +130,21 @@ struct FallbackLongPollTests {
   }
 }
 
+extension FallbackLongPollTests {
+  @Test("A poll whose interrupt fired before it began takes no task, even one that is ready")
+  func interruptedBeforeStart() async throws {
+    try await withCoordinator { coordinator, _ in
+      let id = try await submit(coordinator, queue: "q")
+      let interrupt = TestInterrupt()
+      interrupt.fire()
+      let grants = try await poll(coordinator, queue: "q", interrupt: interrupt).value
+      #expect(grants == [])
+      let task = try await coordinator.get(id)
+      #expect(task.state == .pending)
+    }
+  }
+}
+
 /// A ``LongPollInterrupt`` fired by the test.
 private final class TestInterrupt: LongPollInterrupt {
   private let state = Mutex<(fired: Bool, handler: (@Sendable () -> Void)?)>((false, nil))

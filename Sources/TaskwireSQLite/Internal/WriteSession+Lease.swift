@@ -113,7 +113,8 @@ extension WriteSession {
 
   /// Leases like ``lease(queues:types:max:workerID:nowMs:)``; when nothing is ready, parks
   /// `wait` so that a later group that makes tasks ready for it grants them in its own
-  /// transaction (``serveParked(nowMs:)``).
+  /// transaction (``serveParked(nowMs:)``). A wait withdrawn before this runs (its call was
+  /// cancelled meanwhile) takes nothing.
   func leaseOrPark(
     queues names: [String],
     types: [String],
@@ -122,6 +123,7 @@ extension WriteSession {
     nowMs: Int64,
     wait: LeaseWait
   ) throws -> [LeaseGrant] {
+    guard !wait.isEnded else { return [] }
     let grants = try lease(queues: names, types: types, max: max, workerID: workerID, nowMs: nowMs)
     if grants.isEmpty, !wait.isEnded {
       if parked.count >= parkedPurgeAt {

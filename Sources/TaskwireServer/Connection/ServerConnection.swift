@@ -65,7 +65,11 @@ struct ServerConnection {
               guard keepGoing, let next = try await iterator.next() else { break }
               batch = next
             }
+            // The peer is gone (or broke the protocol): no answer can reach it. Long polls stop
+            // waiting, and cancelled calls hand back tasks they were granted instead of
+            // answering with them (a failed read cancels the group the same way).
             calls.cancelAll()
+            group.cancelAll()
           }
         } onGracefulShutdown: {
           var goAway = Taskwire_V1_Frame()

@@ -49,10 +49,24 @@ let package = Package(
     ),
     .target(name: "TaskwireCore", swiftSettings: strictSettings),
     .target(name: "TaskwireStore", dependencies: ["TaskwireCore"], swiftSettings: strictSettings),
-    .systemLibrary(
+    // SQLite itself (the amalgamation, vendored: see Sources/CSQLite/README.md), built with the
+    // options the store wants. Each connection is used by one thread at a time (multi-thread
+    // mode); no memory statistics; lookaside on; unused features left out.
+    .target(
       name: "CSQLite",
-      pkgConfig: "sqlite3",
-      providers: [.apt(["libsqlite3-dev"])]
+      exclude: ["README.md"],
+      cSettings: [
+        .define("SQLITE_THREADSAFE", to: "2"),
+        .define("SQLITE_DEFAULT_MEMSTATUS", to: "0"),
+        .define("SQLITE_DQS", to: "0"),
+        .define("SQLITE_LIKE_DOESNT_MATCH_BLOBS"),
+        .define("SQLITE_MAX_EXPR_DEPTH", to: "0"),
+        .define("SQLITE_USE_ALLOCA"),
+        .define("SQLITE_OMIT_DEPRECATED"),
+        .define("SQLITE_OMIT_LOAD_EXTENSION"),
+        .define("SQLITE_OMIT_PROGRESS_CALLBACK"),
+        .define("SQLITE_OMIT_SHARED_CACHE"),
+      ]
     ),
     .target(
       name: "TaskwireSQLite",

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libsqlite3-dev libssl-dev pkg-config protobuf-compiler protobuf-c-compiler
+packages=(libssl-dev pkg-config protobuf-compiler protobuf-c-compiler
   libprotobuf-c-dev python3-protobuf valgrind)
 missing=()
 for package in "${packages[@]}"; do

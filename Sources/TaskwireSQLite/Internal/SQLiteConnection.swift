@@ -39,7 +39,7 @@ final class SQLiteConnection {
     }
     self.handle = db
     // The writer runs many small statements per task: room for their small allocations. (A
-    // no-op with Debian's libsqlite3, built with SQLITE_OMIT_LOOKASIDE; other builds use it.)
+    // no-op in builds with SQLITE_OMIT_LOOKASIDE, such as Debian's libsqlite3; ours has it.)
     _ = taskwire_sqlite3_lookaside(db, 1_200, readOnly ? 128 : 1_024)
     sqlite3_extended_result_codes(db, 1)
     sqlite3_busy_timeout(db, 10_000)

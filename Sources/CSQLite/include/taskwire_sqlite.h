@@ -1,4 +1,4 @@
-#include <sqlite3.h>
+#include "sqlite3.h"
 
 /// Turns off SQLite's memory statistics, which take a global mutex on every allocation. Must run
 /// before the first connection opens; later it returns SQLITE_MISUSE and changes nothing.

@@ -78,6 +78,10 @@ public final class SQLiteTaskStore: TaskStore {
   /// include polls that ended since the writer last looked (at most twice the live ones + 64).
   public var parkedLeaseCount: Int { counters.parkedLeases.load(ordering: .relaxed) }
 
+  /// Tasks committed so far straight from their submit to a waiting long poll (inserted RUNNING:
+  /// their queue had nothing else ready and a parked poll fitted them).
+  public var handOffCount: Int { counters.handOffs.load(ordering: .relaxed) }
+
   /// Write operations committed so far.
   public var operationCount: Int { counters.operations.load(ordering: .relaxed) }
 

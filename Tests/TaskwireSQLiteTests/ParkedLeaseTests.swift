@@ -53,6 +53,8 @@ struct ParkedLeaseTests {
       // Granted at the submit's time, in the submit's transaction.
       #expect(grants.first?.leaseDeadlineMs == t0 + 5 + 30_000)
       #expect(store.commitCount == commits + 1)
+      // Its queue had nothing else ready: it was inserted RUNNING, for the poll.
+      #expect(store.handOffCount == 1)
       let last = try #require(batches.value.withLock { $0.last })
       #expect(last.map(\.state) == [.pending, .running])
       #expect(last.allSatisfy { $0.taskID == submitted.id })
@@ -83,6 +85,70 @@ struct ParkedLeaseTests {
       #expect(store.parkedLeaseCount == 1)
       third.cancel()
       #expect(try await third.value == [])
+    }
+  }
+
+  @Test("A task goes straight to a waiting poll only when its queue has nothing else ready")
+  func handOffOnlyWhenAlone() async throws {
+    try await withStore { store in
+      let poll = try await park(store, types: ["b"])
+      // An `a` no one waits for stays ready; then the `b` is not the queue's one ready task,
+      // and the poll is served at the group's end by the lease query instead.
+      let a = try await store.submitOne(task("a"), nowMs: t0 + 1)
+      let b = try await store.submitOne(task("b"), nowMs: t0 + 2)
+      #expect(try await poll.value?.map(\.taskID) == [b.id])
+      #expect(store.handOffCount == 0)
+      #expect(try await store.get(taskID: a.id)?.state == .pending)
+      #expect(try await store.get(taskID: b.id)?.state == .running)
+
+      // Three polls wanting two each; a batch of five into an empty queue: each insert goes to
+      // the oldest poll with room, the fifth to the third poll.
+      _ = try await store.lease(queues: [], types: ["a"], max: 1, workerID: "w", nowMs: t0 + 3)
+      let first = try await park(store, max: 2, worker: "first")
+      let second = try await park(store, max: 2, worker: "second")
+      let third = try await park(store, max: 2, worker: "third")
+      let outcomes = try await store.submit((0..<5).map { _ in task() }, nowMs: t0 + 4)
+      let ids = outcomes.compactMap(\.record?.id)
+      #expect(try await first.value?.map(\.taskID) == Array(ids[0..<2]))
+      #expect(try await second.value?.map(\.taskID) == Array(ids[2..<4]))
+      #expect(try await third.value?.map(\.taskID) == [ids[4]])
+      #expect(store.handOffCount == 5)
+      for id in ids { #expect(try await store.get(taskID: id)?.state == .running) }
+    }
+  }
+
+  @Test("A submit rolled back after its hand-off grants nothing; the poll waits on")
+  func rolledBackHandOff() async throws {
+    try await withStore { store in
+      let poll = try await park(store)
+      // Another connection makes the RUNNING event of a `boom` task fail: its submit has then
+      // inserted the task for the poll, and is rolled back whole.
+      try execute(
+        store.configuration.path,
+        """
+        CREATE TRIGGER fail_boom BEFORE INSERT ON events
+        WHEN NEW.type = 'boom' AND NEW.state = \(TaskState.running.rawValue)
+        BEGIN SELECT RAISE(ABORT, 'injected failure'); END
+        """
+      )
+      await #expect(throws: StoreError.self) {
+        _ = try await store.submitOne(task("boom"), nowMs: t0 + 1)
+      }
+      try execute(store.configuration.path, "DROP TRIGGER fail_boom")
+      #expect(store.parkedLeaseCount == 1)
+      #expect(try await store.count(filter: TaskFilter()) == 0)
+      // The poll holds no grant of the task that is not there; the next task is its.
+      let next = try await store.submitOne(task(), nowMs: t0 + 2)
+      #expect(try await poll.value?.map(\.taskID) == [next.id])
+      #expect(store.handOffCount == 1)
+      let stats = try await store.stats(
+        queues: ["default"],
+        nowMs: t0 + 3,
+        stuckAfterMs: [:],
+        defaultStuckAfterMs: 60_000
+      )
+      #expect(stats.first?.counts[.running] == 1)
+      #expect(stats.first?.counts[.pending] == 0)
     }
   }
 
@@ -215,6 +281,34 @@ struct ParkedLeaseTests {
     // Left parked, the dead poll would be granted this task, which no one would run until its
     // lease expired.
     let submitted = try await store.submitOne(task(), nowMs: t0 + 1)
+    #expect(try await store.get(taskID: submitted.id)?.state == .pending)
+    try await store.close()
+  }
+
+  @Test("A hand-off whose group fails to COMMIT ends the poll with the error")
+  func failedCommitAfterHandOff() async throws {
+    let dir = try TemporaryDirectory()
+    let failing = Box(false)
+    var logger = Logger(label: "taskwire-test")
+    logger.logLevel = .critical  // the failed commit is logged as an error
+    let store = try await SQLiteTaskStore(
+      configuration: .init(
+        path: dir.path + "/taskwire.sqlite",
+        randomSeed: 42,
+        logger: logger,
+        testing: .init(failCommit: { failing.value.withLock { $0 } })
+      )
+    )
+    let poll = try await park(store)
+    failing.value.withLock { $0 = true }
+    await #expect(throws: StoreError.self) {
+      _ = try await store.submitOne(task(), nowMs: t0 + 1)
+    }
+    await #expect(throws: StoreError.self) { try await poll.value }
+    failing.value.withLock { $0 = false }
+    #expect(store.parkedLeaseCount == 0)
+    #expect(store.handOffCount == 0)
+    let submitted = try await store.submitOne(task(), nowMs: t0 + 2)
     #expect(try await store.get(taskID: submitted.id)?.state == .pending)
     try await store.close()
   }

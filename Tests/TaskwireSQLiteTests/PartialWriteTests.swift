@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 import TaskwireCore
 import TaskwireSQLite
@@ -60,20 +59,4 @@ struct PartialWriteTests {
       #expect(stats.first?.counts[.succeeded] == 2)
     }
   }
-}
-
-/// Runs `sql` on its own connection to the file at `path`.
-private func execute(_ path: String, _ sql: String) throws {
-  var db: OpaquePointer?
-  defer { sqlite3_close(db) }
-  guard sqlite3_open(path, &db) == SQLITE_OK else { throw TestError("cannot open \(path)") }
-  sqlite3_busy_timeout(db, 10_000)
-  guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-    throw TestError(String(cString: sqlite3_errmsg(db)))
-  }
-}
-
-private struct TestError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
 }

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import TaskwireCore
 import TaskwireSQLite
@@ -125,4 +126,20 @@ func expectStoreError(
   } catch {
     Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
   }
+}
+
+/// Runs `sql` on its own connection to the file at `path`.
+func execute(_ path: String, _ sql: String) throws {
+  var db: OpaquePointer?
+  defer { sqlite3_close(db) }
+  guard sqlite3_open(path, &db) == SQLITE_OK else { throw TestError("cannot open \(path)") }
+  sqlite3_busy_timeout(db, 10_000)
+  guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+    throw TestError(String(cString: sqlite3_errmsg(db)))
+  }
+}
+
+struct TestError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
 }

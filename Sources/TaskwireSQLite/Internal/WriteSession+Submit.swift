@@ -138,42 +138,64 @@ extension WriteSession {
     let state: TaskState = delayed ? .scheduled : .pending
     let sequence = nextSequence
     let record = TaskRecord(id: id, spec: task, state: state, createdMs: nowMs, sequence: sequence)
-    let s = try db.statement(
-      """
-      INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
-        max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
-        lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
-        created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
-      """
-    )
-    s.bind(0, id)
-    s.bind(1, task.queue)
-    s.bind(2, task.type)
-    s.bind(3, task.payload)
-    s.bind(4, task.contentType)
-    s.bind(5, task.priority)
-    s.bind(6, record.runAtMs)
-    s.bind(7, task.idempotencyKey)
-    s.bind(8, task.maxAttempts)
-    s.bind(9, task.retryPolicy.kind.rawValue)
-    s.bind(10, task.retryPolicy.initialMs)
-    s.bind(11, task.retryPolicy.multiplier)
-    s.bind(12, task.retryPolicy.maxMs)
-    s.bind(13, task.retryPolicy.jitter)
-    s.bind(14, task.leaseDurationMs)
-    s.bind(15, task.executionTimeoutMs)
-    s.bind(16, MetadataCodec.encode(task.metadata))
-    s.bind(17, task.parentID)
-    s.bind(18, task.cleanOnSuccess)
-    s.bind(19, record.createdBy)
-    s.bind(20, state.rawValue)
-    s.bind(21, nowMs)
-    s.bind(22, nowMs)
-    s.bind(23, record.nextRunMs)
-    s.bind(24, Int64(sequence))
-    _ = try s.step()
-    s.reset()
+    // A READY task that a parked long poll is waiting for goes to it in this same INSERT.
+    var handOff: (index: Int, grant: LeaseGrant)?
+    if !delayed, let index = handOffTarget(queue: task.queue, type: task.type) {
+      // Its events: created (`sequence`), then RUNNING (`sequence + 1`), the grant's.
+      let grant = handOffGrant(record, sequence: sequence + 1, nowMs: nowMs)
+      recordHandOff(grant, to: index)
+      handOff = (index, grant)
+    }
+    if let (index, grant) = handOff {
+      let s = try db.statement(
+        """
+        INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
+          max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
+          lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
+          created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq,
+          worker_id, lease_token, lease_deadline_ms, attempt_started_ms, expire_ms, started_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, 1, ?, ?, 0, ?,
+          ?, ?, ?, ?, ?, ?)
+        """
+      )
+      bindSpec(s, id: id, task: task, record: record)
+      s.bind(20, nowMs)
+      s.bind(21, nowMs)
+      s.bind(22, Int64(grant.sequence))
+      s.bind(23, handOffs[index].workerID)
+      s.bind(24, grant.leaseToken)
+      s.bind(25, grant.leaseDeadlineMs)
+      s.bind(26, nowMs)
+      s.bind(
+        27,
+        expireMs(
+          deadline: grant.leaseDeadlineMs,
+          timeoutMs: grant.executionTimeoutMs,
+          nowMs: nowMs
+        )
+      )
+      s.bind(28, nowMs)
+      _ = try s.step()
+      s.reset()
+    } else {
+      let s = try db.statement(
+        """
+        INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
+          max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
+          lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
+          created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+        """
+      )
+      bindSpec(s, id: id, task: task, record: record)
+      s.bind(20, state.rawValue)
+      s.bind(21, nowMs)
+      s.bind(22, nowMs)
+      s.bind(23, record.nextRunMs)
+      s.bind(24, Int64(sequence))
+      _ = try s.step()
+      s.reset()
+    }
     if let fingerprint {
       try db.run(
         """
@@ -202,7 +224,49 @@ extension WriteSession {
         createdBy: record.createdBy
       )
     )
-    move(queue: task.queue, from: nil, to: state)
+    if handOff != nil {
+      // The same two events as a grant at the group's end: created READY, then RUNNING.
+      try append(
+        EventRecord(
+          sequence: 0,
+          taskID: id,
+          kind: .stateChanged,
+          state: .running,
+          attempt: 1,
+          timeMs: nowMs,
+          queue: task.queue,
+          type: task.type,
+          createdBy: record.createdBy
+        )
+      )
+      move(queue: task.queue, from: nil, to: .running)
+    } else {
+      move(queue: task.queue, from: nil, to: state)
+    }
     return record
+  }
+
+  /// Binds the columns both task INSERTs share (parameters 0–19).
+  private func bindSpec(_ s: SQLiteStatement, id: String, task: NewTask, record: TaskRecord) {
+    s.bind(0, id)
+    s.bind(1, task.queue)
+    s.bind(2, task.type)
+    s.bind(3, task.payload)
+    s.bind(4, task.contentType)
+    s.bind(5, task.priority)
+    s.bind(6, record.runAtMs)
+    s.bind(7, task.idempotencyKey)
+    s.bind(8, task.maxAttempts)
+    s.bind(9, task.retryPolicy.kind.rawValue)
+    s.bind(10, task.retryPolicy.initialMs)
+    s.bind(11, task.retryPolicy.multiplier)
+    s.bind(12, task.retryPolicy.maxMs)
+    s.bind(13, task.retryPolicy.jitter)
+    s.bind(14, task.leaseDurationMs)
+    s.bind(15, task.executionTimeoutMs)
+    s.bind(16, MetadataCodec.encode(task.metadata))
+    s.bind(17, task.parentID)
+    s.bind(18, task.cleanOnSuccess)
+    s.bind(19, record.createdBy)
   }
 }

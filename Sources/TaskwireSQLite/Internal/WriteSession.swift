@@ -64,10 +64,29 @@ final class WriteSession {
   /// may leave a queue here: serving it then finds nothing, which is harmless).
   var readied: Set<String> = []
 
+  /// A parked long poll the open group handed tasks to straight from their submits (see
+  /// ``handOffTarget(queue:type:)``), and those grants, in order.
+  struct HandOff {
+    var wait: LeaseWait
+    var max: Int
+    var workerID: String
+    var grants: [LeaseGrant]
+  }
+
+  /// The open group's hand-offs, in the order of their first grant; ``serveParked(nowMs:)``
+  /// passes them on with the waits it serves.
+  var handOffs: [HandOff] = []
+  /// Where each wait in ``handOffs`` is.
+  var handOffIndex: [ObjectIdentifier: Int] = [:]
+  /// For each hand-off grant, in order, the index of its entry in ``handOffs`` (the undo log
+  /// of hand-offs: a rolled-back submit takes its grant back and unclaims a wait left empty).
+  var handOffLog: [Int] = []
+
   struct Mark {
     fileprivate var undo: Int
     fileprivate var events: Int
     fileprivate var sequence: UInt64
+    fileprivate var handOffs: Int
   }
 
   init(db: SQLiteConnection, policy: StorePolicy, seed: UInt64?) throws(SQLiteError) {
@@ -98,7 +117,14 @@ final class WriteSession {
 
   // MARK: Groups and savepoints
 
-  var mark: Mark { Mark(undo: undo.count, events: events.count, sequence: lastSequence) }
+  var mark: Mark {
+    Mark(
+      undo: undo.count,
+      events: events.count,
+      sequence: lastSequence,
+      handOffs: handOffLog.count
+    )
+  }
 
   /// Undoes the memory changes made since `mark`.
   func rollback(to mark: Mark) {
@@ -111,6 +137,18 @@ final class WriteSession {
     }
     events.removeSubrange(mark.events...)
     lastSequence = mark.sequence
+    while handOffLog.count > mark.handOffs {
+      let index = handOffLog.removeLast()
+      handOffs[index].grants.removeLast()
+      // Entries are made at their first grant, so an entry left empty is the newest one.
+      if handOffs[index].grants.isEmpty, index == handOffs.count - 1 {
+        let entry = handOffs.removeLast()
+        handOffIndex[ObjectIdentifier(entry.wait)] = nil
+        // Withdrawn meanwhile: `unclaim` resolves it with nothing, and it leaves `parked` at
+        // the next purge or pass.
+        _ = entry.wait.unclaim()
+      }
+    }
   }
 
   /// Writes the group's bookkeeping (queue rows, the sequence) before COMMIT.
@@ -159,7 +197,7 @@ final class WriteSession {
   /// The group failed: undo everything since it began. Returns the waits it parked, now out of
   /// ``parked``, for the writer to end with the group's error.
   func groupFailed() -> [LeaseWait] {
-    rollback(to: Mark(undo: 0, events: 0, sequence: committedSequence))
+    rollback(to: Mark(undo: 0, events: 0, sequence: committedSequence, handOffs: 0))
     dirtyQueues.removeAll(keepingCapacity: true)
     let abandoned = parkedInGroup
     parkedInGroup.removeAll(keepingCapacity: true)

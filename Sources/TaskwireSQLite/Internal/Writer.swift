@@ -34,6 +34,8 @@ final class WriterCounters: Sendable {
   let latestSequence = Atomic<UInt64>(0)
   /// Long polls parked in the writer after the last group.
   let parkedLeases = Atomic<Int>(0)
+  /// Tasks committed RUNNING straight from their submit to a parked long poll.
+  let handOffs = Atomic<Int>(0)
 }
 
 /// The writer thread's state: the write connection and its session. Touched only on that thread.
@@ -151,6 +153,7 @@ final class WriterContext {
       finishes.append(finish)
     }
     // Long polls parked here get the tasks this group made ready, in this same transaction.
+    let handedOff = session.handOffLog.count
     let served = session.serveParked(nowMs: groupNowMs ?? Self.wallMs())
     do throws(SQLiteError) {
       try session.writeGroupState()
@@ -174,6 +177,7 @@ final class WriterContext {
     let events = session.groupCommitted()
     counters.commits.add(1, ordering: .relaxed)
     counters.operations.add(operations.count, ordering: .relaxed)
+    if handedOff > 0 { counters.handOffs.add(handedOff, ordering: .relaxed) }
     counters.latestSequence.store(session.committedSequence, ordering: .releasing)
     if !events.isEmpty, let onCommit = configuration.onCommit { onCommit(events) }
     counters.parkedLeases.store(session.parked.count, ordering: .relaxed)

@@ -140,6 +140,30 @@ struct QueryAndAdminTests {
     }
   }
 
+  @Test("The event sequence goes on after purged events, across a restart with none left")
+  func sequenceSurvivesPurge() async throws {
+    let day: Int64 = 24 * 3_600_000
+    let dir = try TemporaryDirectory()
+    let configuration = SQLiteTaskStore.Configuration(
+      path: dir.path + "/taskwire.sqlite",
+      policy: StorePolicy(eventRetentionMs: day),
+      randomSeed: 42
+    )
+    var store = try await SQLiteTaskStore(configuration: configuration)
+    _ = try await store.submit([task(), task(), task()], nowMs: t0)
+    let counts = try await store.purge(nowMs: t0 + 2 * day)
+    #expect(counts.events == 3)
+    #expect(try await store.oldestRetainedSequence() == 4)
+    try await store.close()
+
+    store = try await SQLiteTaskStore(configuration: configuration)
+    #expect(try await store.latestSequence() == 3)
+    #expect(try await store.oldestRetainedSequence() == 4)
+    _ = try await store.submitOne(task(), nowMs: t0 + 2 * day)
+    #expect(try await store.events(after: 0, limit: 10).map(\.sequence) == [4])
+    try await store.close()
+  }
+
   @Test("Tokens: create, refuse a duplicate active name, find by hash, revoke")
   func tokens() async throws {
     try await withStore { store in

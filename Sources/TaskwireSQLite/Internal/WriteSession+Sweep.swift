@@ -202,6 +202,11 @@ extension WriteSession {
       if cutoff >= oldest {
         try db.run("DELETE FROM events WHERE seq <= ?") { $0.bind(0, cutoff) }
         counts.events = db.changes
+        // The sequence goes on after the purged events, even when none is left (at open, the
+        // writer starts after both this and the newest event).
+        try db.run(
+          "UPDATE meta SET value = max(value, ?) WHERE key = 'last_event_seq'"
+        ) { $0.bind(0, Swift.min(cutoff, Int64(lastSequence))) }
         if counts.events == batch { counts.more = true }
       }
     }

@@ -151,7 +151,7 @@ final class WriteSession {
     }
   }
 
-  /// Writes the group's bookkeeping (queue rows, the sequence) before COMMIT.
+  /// Writes the group's bookkeeping (the queue rows) before COMMIT.
   func writeGroupState() throws(SQLiteError) {
     if !dirtyQueues.isEmpty {
       let s = try db.statement(
@@ -176,11 +176,8 @@ final class WriteSession {
       }
       s.reset()
     }
-    if lastSequence != committedSequence {
-      try db.run("UPDATE meta SET value = ? WHERE key = 'last_event_seq'") {
-        $0.bind(0, Int64(lastSequence))
-      }
-    }
+    // The sequence itself needs no write: every committed event is in `events` (the newest
+    // is max(seq) at open) until the sweep purges it, which records what it purged in `meta`.
   }
 
   /// The group committed: forget the undo log; returns the group's events.

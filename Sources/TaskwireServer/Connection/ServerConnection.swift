@@ -40,6 +40,7 @@ struct ServerConnection {
         guard let context = await self.handshake(hello, writer: writer) else { return }
         self.handshakeTimer.cancel()
         let calls = CallTable(maxConcurrentCalls: self.limits.maxConcurrentCalls)
+        let loop = EventLoopTaskExecutor(rawChannel.eventLoop)
         self.registry.authenticated(
           rawChannel,
           tokenID: context.principal.tokenID,
@@ -60,6 +61,7 @@ struct ServerConnection {
                 context: context,
                 calls: calls,
                 writer: writer,
+                loop: loop,
                 group: &group
               )
               guard keepGoing, let next = try await iterator.next() else { break }
@@ -137,6 +139,7 @@ struct ServerConnection {
     context: CallContext,
     calls: CallTable,
     writer: FrameWriter,
+    loop: EventLoopTaskExecutor,
     group: inout ThrowingDiscardingTaskGroup<any Error>
   ) async -> Bool {
     // Answers made here (errors, pongs) are written by this loop itself: while the peer does not
@@ -257,8 +260,10 @@ struct ServerConnection {
       } else if isLong {
         // A long poll ends its wait when cancel_call or shutdown fires its cancellation. Tasks it
         // was granted go out even then (the worker must learn it holds them); otherwise a
-        // cancelled poll answers with the cancellation's status.
-        group.addTask {
+        // cancelled poll answers with the cancellation's status. It runs on the connection's
+        // event loop, so the store's answer goes from its writer thread to the socket in one
+        // hand-off.
+        group.addTask(executorPreference: loop) {
           let work = await router.unary(body, context: context, interrupt: cancellation)
           let answer =
             cancellation.hasFired && !work.grantsTasks ? .error(cancellation.status.proto) : work
@@ -280,7 +285,7 @@ struct ServerConnection {
     if !submits.isEmpty {
       let router = self.router
       let batch = submits
-      group.addTask {
+      group.addTask(executorPreference: loop) {
         let answers = await router.submitEach(batch.map(\.request), context: context)
         for call in batch { calls.end(call.id) }
         await writer.write(zip(batch, answers).map { .answer($0.id, $1) })
@@ -290,7 +295,7 @@ struct ServerConnection {
     if !completes.isEmpty {
       let router = self.router
       let batch = completes
-      group.addTask {
+      group.addTask(executorPreference: loop) {
         let answers = await router.completeEach(batch.map(\.request), context: context)
         for call in batch { calls.end(call.id) }
         await writer.write(zip(batch, answers).map { .answer($0.id, $1) })

@@ -1,0 +1,20 @@
+import NIOCore
+
+/// Runs Swift tasks on one NIO event loop: the task executor preference of a connection's long
+/// polls. The store's answer then resumes the poll on the connection's own event loop, which
+/// writes it at once: one thread hand-off from the store's writer to the socket instead of two
+/// (writer → cooperative pool → event loop).
+final class EventLoopTaskExecutor: TaskExecutor {
+  let eventLoop: any EventLoop
+
+  init(_ eventLoop: any EventLoop) {
+    self.eventLoop = eventLoop
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    self.eventLoop.execute {
+      job.runSynchronously(on: self.asUnownedTaskExecutor())
+    }
+  }
+}

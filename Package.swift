@@ -66,6 +66,16 @@ let package = Package(
         .define("SQLITE_OMIT_LOAD_EXTENSION"),
         .define("SQLITE_OMIT_PROGRESS_CALLBACK"),
         .define("SQLITE_OMIT_SHARED_CACHE"),
+        // What SQLite's configure script finds on Linux, as Debian's build has them. Without
+        // HAVE_FDATASYNC a commit calls fsync(), which also flushes the WAL's inode times (no
+        // difference measured here: both cost ~0.1 ms for a commit's 48 KB on this machine).
+        .define("HAVE_FDATASYNC", to: "1", .when(platforms: [.linux])),
+        .define("HAVE_POSIX_FALLOCATE", to: "1", .when(platforms: [.linux])),
+        .define("HAVE_MALLOC_H", to: "1", .when(platforms: [.linux])),
+        .define("HAVE_MALLOC_USABLE_SIZE", to: "1", .when(platforms: [.linux])),
+        .define("HAVE_STRCHRNUL", to: "1", .when(platforms: [.linux])),
+        .define("HAVE_LOCALTIME_R", to: "1"),
+        .define("HAVE_GMTIME_R", to: "1"),
       ]
     ),
     .target(

@@ -79,7 +79,10 @@ struct ServerConnection {
           if let buffer = try? goAway.framedBuffer(allocator: rawChannel.allocator) {
             rawChannel.writeAndFlush(buffer, promise: nil)
           }
-          calls.drain { rawChannel.close(promise: nil) }
+          // Closed through the loop's queue, behind the last answers: a call answered from a
+          // pool thread has its write queued there, and a close run at once on the loop (the
+          // last answer may be a long poll's, written on the loop) would overtake it.
+          calls.drain { rawChannel.eventLoop.execute { rawChannel.close(promise: nil) } }
         }
       }
     } catch {

@@ -79,14 +79,19 @@ extension Coordinator {
       guard let ticket, ContinuousClock.now < deadline, !Task.isCancelled,
         interrupt?.hasFired != true
       else {
-        if let ticket { self.dispatcher.remove(ticket) }
+        // A wake-up that came after the empty try goes on to the next waiter.
+        if let ticket { self.dispatcher.abandon(ticket) }
         return []
       }
       await ticket.wait(until: deadline)
+      if Task.isCancelled || interrupt?.hasFired == true {
+        // Woken for a ready task as the interrupt fired: the next waiter gets the wake-up.
+        self.dispatcher.abandon(ticket)
+        return []
+      }
       self.dispatcher.remove(ticket)
-      if Task.isCancelled || interrupt?.hasFired == true || ContinuousClock.now >= deadline {
+      if ContinuousClock.now >= deadline {
         // One last try so a task that arrived with the deadline is not left waiting.
-        if Task.isCancelled || interrupt?.hasFired == true { return [] }
         let last = try await self.perform {
           try await self.store.lease(
             queues: queueList,

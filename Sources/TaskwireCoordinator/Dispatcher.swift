@@ -14,6 +14,8 @@ final class Dispatcher: Sendable {
     let id: UInt64
     let queues: Set<String>
     fileprivate let signal = Signal()
+    /// The queue whose ready task woke this waiter, if one did.
+    fileprivate let wokenFor = Mutex<String?>(nil)
 
     fileprivate init(id: UInt64, queues: Set<String>) {
       self.id = id
@@ -66,6 +68,14 @@ final class Dispatcher: Sendable {
     }
   }
 
+  /// Forgets a waiter that leaves without trying the store again (interrupted, cancelled): a
+  /// wake-up it was given for a ready task goes on to the next waiter of that queue, who would
+  /// otherwise sleep until its deadline with the task ready.
+  func abandon(_ ticket: Ticket) {
+    self.remove(ticket)
+    if let queue = ticket.wokenFor.withLock({ $0 }) { self.tasksReady(in: queue, count: 1) }
+  }
+
   /// `count` tasks became ready in `queue`: wake up to `count` of its oldest waiters.
   func tasksReady(in queue: String, count: Int) {
     let woken = self.state.withLock { state -> [Ticket] in
@@ -75,6 +85,7 @@ final class Dispatcher: Sendable {
       for id in state.order {
         guard let ticket = state.waiters[id] else { continue }
         if woken.count < count, ticket.queues.contains(queue) {
+          ticket.wokenFor.withLock { $0 = queue }
           woken.append(ticket)
           state.waiters[id] = nil
         } else {

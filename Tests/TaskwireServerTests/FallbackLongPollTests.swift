@@ -131,6 +131,28 @@ struct FallbackLongPollTests {
 }
 
 extension FallbackLongPollTests {
+  @Test("A poll woken for a task as its interrupt fires passes the wake-up to the next waiter")
+  func wakeUpPassedOn() async throws {
+    try await withCoordinator { coordinator, _ in
+      let interrupt = TestInterrupt()
+      let first = poll(coordinator, queue: "q", interrupt: interrupt)
+      while coordinator.waitingLeases == 0 { await Task.yield() }
+      let started = ContinuousClock.now
+      let second = poll(coordinator, queue: "q", waitMs: 20_000)
+      while coordinator.waitingLeases < 2 { await Task.yield() }
+      // The first poll's interrupt has fired, but its own wake-up has not reached it yet: the
+      // task's wake-up (it is the oldest waiter) reaches it first, and it leaves empty.
+      interrupt.markFiredWithoutRunningHandler()
+      let id = try await submit(coordinator, queue: "q")
+      #expect(try await first.value == [])
+      // Left with nothing to wake it, the second poll would sleep until its deadline (20 s)
+      // with the task ready, and get it only from its last try there.
+      #expect(try await second.value.map(\.taskID) == [id])
+      #expect(ContinuousClock.now - started < .seconds(10))
+      #expect(coordinator.waitingLeases == 0)
+    }
+  }
+
   @Test("A poll whose interrupt fired before it began takes no task, even one that is ready")
   func interruptedBeforeStart() async throws {
     try await withCoordinator { coordinator, _ in
@@ -158,6 +180,11 @@ private final class TestInterrupt: LongPollInterrupt {
       return false
     }
     if now { handler() }
+  }
+
+  /// Fired, as seen by `hasFired`, with the handler's wake-up still on its way (it never runs).
+  func markFiredWithoutRunningHandler() {
+    self.state.withLock { $0.fired = true }
   }
 
   func fire() {

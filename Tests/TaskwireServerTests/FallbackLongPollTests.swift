@@ -133,12 +133,16 @@ struct FallbackLongPollTests {
 extension FallbackLongPollTests {
   @Test("A poll woken for a task as its interrupt fires passes the wake-up to the next waiter")
   func wakeUpPassedOn() async throws {
-    try await withCoordinator { coordinator, _ in
+    try await withCoordinator { coordinator, base in
       let interrupt = TestInterrupt()
+      // A poll registers its wake-up before its try of the store (a lease, one operation): once
+      // that try has run, it waits, registered. The first poll is then the older waiter.
+      let tries = base.operationCount
       let first = poll(coordinator, queue: "q", interrupt: interrupt)
-      while coordinator.waitingLeases == 0 { await Task.yield() }
+      while base.operationCount == tries { await Task.yield() }
       let started = ContinuousClock.now
       let second = poll(coordinator, queue: "q", waitMs: 20_000)
+      while base.operationCount == tries + 1 { await Task.yield() }
       while coordinator.waitingLeases < 2 { await Task.yield() }
       // The first poll's interrupt has fired, but its own wake-up has not reached it yet: the
       // task's wake-up (it is the oldest waiter) reaches it first, and it leaves empty.

@@ -230,8 +230,68 @@ struct MigrationTests {
     try await store.close()
   }
 
+  @Test("A version-4 file gets the finished index as a range: writing a row needs no temporary b-tree")
+  func upgradeFromVersion4() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    let day: Int64 = 24 * 3_600_000
+    let configuration = SQLiteTaskStore.Configuration(
+      path: path,
+      policy: StorePolicy(finishedRetentionMs: day)
+    )
+    var store = try await SQLiteTaskStore(configuration: configuration)
+    let done = try await store.submitOne(task("done"))
+    _ = try await store.cancel(taskID: done.id, reason: "", nowMs: t0)
+    try await store.close()
+    execute(
+      path,
+      """
+      DROP INDEX tasks_finished;
+      CREATE INDEX tasks_finished ON tasks(finished_ms) WHERE state IN (5, 6, 7);
+      PRAGMA user_version = 4;
+      """
+    )
+    // Version 4's condition: every INSERT into tasks opens a temporary b-tree for it.
+    #expect(ephemeralOpens(path, Self.insertTask) == 1)
+
+    store = try await SQLiteTaskStore(configuration: configuration)
+    // The purge reads finished tasks through the index (INDEXED BY: it fails if the condition
+    // and the query's no longer match).
+    let counts = try await store.purge(nowMs: t0 + 2 * day)
+    #expect(counts.tasks == 1)
+    #expect(try await store.get(taskID: done.id) == nil)
+    try await store.close()
+    #expect(userVersion(path) == latestVersion)
+    #expect(ephemeralOpens(path, Self.insertTask) == 0)
+    #expect(ephemeralOpens(path, "UPDATE tasks SET state = ?, finished_ms = ? WHERE rid = ?") == 0)
+  }
+
+  /// An INSERT of a task row as the store writes one (the columns every row has).
+  static let insertTask = """
+    INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
+      max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
+      lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success, created_by,
+      state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+    """
+
+  /// How many temporary b-trees (`OpenEphemeral`) the program of `sql` opens, by `EXPLAIN`.
+  func ephemeralOpens(_ path: String, _ sql: String) -> Int {
+    var db: OpaquePointer?
+    sqlite3_open(path, &db)
+    defer { sqlite3_close(db) }
+    var statement: OpaquePointer?
+    #expect(sqlite3_prepare_v2(db, "EXPLAIN " + sql, -1, &statement, nil) == SQLITE_OK)
+    defer { sqlite3_finalize(statement) }
+    var count = 0
+    while sqlite3_step(statement) == SQLITE_ROW {
+      if String(cString: sqlite3_column_text(statement, 1)) == "OpenEphemeral" { count += 1 }
+    }
+    return count
+  }
+
   /// The schema version this build migrates to.
-  let latestVersion: Int32 = 4
+  let latestVersion: Int32 = 5
 
   /// The column names of the events table.
   func eventColumns(_ path: String) -> [String] {

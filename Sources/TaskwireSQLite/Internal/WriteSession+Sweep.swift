@@ -128,7 +128,7 @@ extension WriteSession {
     let s = try db.statement(
       """
       SELECT rid, id, queue, type, state, attempt, finished_ms FROM tasks INDEXED BY tasks_finished
-      WHERE state IN (5, 6, 7) AND finished_ms <= ? ORDER BY finished_ms LIMIT ?
+      WHERE state BETWEEN 5 AND 7 AND finished_ms <= ? ORDER BY finished_ms LIMIT ?
       """
     )
     s.bind(0, nowMs - minRetention)

@@ -230,7 +230,7 @@ struct MigrationTests {
     try await store.close()
   }
 
-  @Test("A version-4 file gets the finished index as a range: writing a row needs no temporary b-tree")
+  @Test("A version-4 file gets the finished index as a range; row writes need no temporary b-tree")
   func upgradeFromVersion4() async throws {
     let dir = try TemporaryDirectory()
     let path = dir.path + "/taskwire.sqlite"

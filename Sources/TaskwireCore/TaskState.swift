@@ -1,4 +1,7 @@
 /// The state of a task. Raw values are the wire numbers of `taskwire.v1.TaskState`.
+///
+/// States added later (waiting on dependencies, on a parent, …) take numbers above 7: the
+/// SQLite store's index of finished tasks covers the range 5–7 (`state BETWEEN 5 AND 7`).
 public enum TaskState: Int, Sendable, CaseIterable, Codable, CustomStringConvertible {
   /// Ready to be leased.
   case pending = 1

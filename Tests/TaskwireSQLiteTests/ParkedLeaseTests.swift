@@ -252,16 +252,7 @@ struct ParkedLeaseTests {
   func failedCommitEndsParked() async throws {
     let dir = try TemporaryDirectory()
     let failing = Box(false)
-    var logger = Logger(label: "taskwire-test")
-    logger.logLevel = .critical  // the failed commit is logged as an error
-    let store = try await SQLiteTaskStore(
-      configuration: .init(
-        path: dir.path + "/taskwire.sqlite",
-        randomSeed: 42,
-        logger: logger,
-        testing: .init(failCommit: { failing.value.withLock { $0 } })
-      )
-    )
+    let store = try await storeFailingCommits(in: dir, while: failing)
     failing.value.withLock { $0 = true }
     let poll = Task {
       try await store.leaseWaiting(
@@ -289,16 +280,7 @@ struct ParkedLeaseTests {
   func failedCommitAfterHandOff() async throws {
     let dir = try TemporaryDirectory()
     let failing = Box(false)
-    var logger = Logger(label: "taskwire-test")
-    logger.logLevel = .critical  // the failed commit is logged as an error
-    let store = try await SQLiteTaskStore(
-      configuration: .init(
-        path: dir.path + "/taskwire.sqlite",
-        randomSeed: 42,
-        logger: logger,
-        testing: .init(failCommit: { failing.value.withLock { $0 } })
-      )
-    )
+    let store = try await storeFailingCommits(in: dir, while: failing)
     let poll = try await park(store)
     failing.value.withLock { $0 = true }
     await #expect(throws: StoreError.self) {
@@ -362,6 +344,22 @@ struct ParkedLeaseTests {
       #expect(try await store.count(filter: TaskFilter(states: [.running])) == UInt64(total))
     }
   }
+}
+
+/// A store in `dir` whose group COMMITs fail while `failing` holds true.
+private func storeFailingCommits(in dir: TemporaryDirectory, while failing: Box<Bool>) async throws
+  -> SQLiteTaskStore
+{
+  var logger = Logger(label: "taskwire-test")
+  logger.logLevel = .critical  // the failed commits are logged as errors
+  return try await SQLiteTaskStore(
+    configuration: .init(
+      path: dir.path + "/taskwire.sqlite",
+      randomSeed: 42,
+      logger: logger,
+      testing: .init(failCommit: { failing.value.withLock { $0 } })
+    )
+  )
 }
 
 /// A lock-protected value closures can share.

@@ -263,6 +263,28 @@ extension WriteSession {
     )
   }
 
+  /// The event of a task leased at `nowMs` for its attempt `attempt`.
+  func runningEvent(
+    taskID: String,
+    queue: String,
+    type: String,
+    attempt: Int32,
+    createdBy: String,
+    nowMs: Int64
+  ) -> EventRecord {
+    EventRecord(
+      sequence: 0,
+      taskID: taskID,
+      kind: .stateChanged,
+      state: .running,
+      attempt: attempt,
+      timeMs: nowMs,
+      queue: queue,
+      type: type,
+      createdBy: createdBy
+    )
+  }
+
   /// When a lease from `nowMs` with this deadline and execution timeout (0: none) expires.
   func expireMs(deadline: Int64, timeoutMs: Int64, nowMs: Int64) -> Int64 {
     timeoutMs > 0 ? Swift.min(deadline, nowMs + timeoutMs) : deadline
@@ -338,16 +360,13 @@ extension WriteSession {
     }
     // The running attempt lives in the task row; its attempts row is written when it ends.
     try append(
-      EventRecord(
-        sequence: 0,
+      runningEvent(
         taskID: id,
-        kind: .stateChanged,
-        state: .running,
-        attempt: attempt,
-        timeMs: nowMs,
         queue: queue,
         type: type,
-        createdBy: grant.metadata["created_by"] ?? ""
+        attempt: attempt,
+        createdBy: grant.metadata["created_by"] ?? "",
+        nowMs: nowMs
       )
     )
     move(queue: queue, from: .pending, to: .running)

@@ -227,16 +227,13 @@ extension WriteSession {
     if handOff != nil {
       // The same two events as a grant at the group's end: created READY, then RUNNING.
       try append(
-        EventRecord(
-          sequence: 0,
+        runningEvent(
           taskID: id,
-          kind: .stateChanged,
-          state: .running,
-          attempt: 1,
-          timeMs: nowMs,
           queue: task.queue,
           type: task.type,
-          createdBy: record.createdBy
+          attempt: 1,
+          createdBy: record.createdBy,
+          nowMs: nowMs
         )
       )
       move(queue: task.queue, from: nil, to: .running)

@@ -117,6 +117,22 @@ struct ParkedLeaseTests {
     }
   }
 
+  @Test("A waiting poll gets the batch's task a lease would take first: the highest priority")
+  func handOffKeepsLeaseOrder() async throws {
+    try await withStore { store in
+      let poll = try await park(store)
+      let outcomes = try await store.submit(
+        [task("low", priority: 1), task("high", priority: 5), task("high-later", priority: 5)],
+        nowMs: t0
+      )
+      let ids = outcomes.compactMap(\.record?.id)
+      // Not the first item: the first of the highest priority (equal ones in submit order).
+      #expect(try await poll.value?.map(\.taskID) == [ids[1]])
+      let next = try await store.lease(queues: [], types: [], max: 2, workerID: "w", nowMs: t0 + 1)
+      #expect(next.map(\.taskID) == [ids[2], ids[0]])
+    }
+  }
+
   @Test("A submit rolled back after its hand-off grants nothing; the poll waits on")
   func rolledBackHandOff() async throws {
     try await withStore { store in

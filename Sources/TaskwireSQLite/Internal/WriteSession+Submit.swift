@@ -69,8 +69,23 @@ extension WriteSession {
       }
     }
 
+    // A task may go straight to a waiting poll only if no later item of this call, ready in the
+    // same queue, would be leased before it (a higher priority; ready tasks of one call share
+    // their run-at time, and equal ones go in submit order): the poll gets what a lease after
+    // the whole call would get.
+    var leadsLater = [Bool](repeating: false, count: tasks.count)
+    var bestLater: [String: Int32] = [:]
+    for i in tasks.indices.reversed() where outcomes[i] == nil && sameAsEarlier[i] == nil {
+      let task = tasks[i]
+      guard task.runAtMs <= nowMs else { continue }
+      if let best = bestLater[task.queue], best > task.priority { continue }
+      leadsLater[i] = true
+      bestLater[task.queue] = task.priority
+    }
     for (i, task) in tasks.enumerated() where outcomes[i] == nil && sameAsEarlier[i] == nil {
-      outcomes[i] = .created(try insert(task, fingerprint: fingerprints[i], nowMs: nowMs))
+      outcomes[i] = .created(
+        try insert(task, fingerprint: fingerprints[i], mayHandOff: leadsLater[i], nowMs: nowMs)
+      )
     }
     for (i, earlier) in sameAsEarlier {
       switch outcomes[earlier] {
@@ -132,7 +147,11 @@ extension WriteSession {
     return .existing(record)
   }
 
-  private func insert(_ task: NewTask, fingerprint: [UInt8]?, nowMs: Int64) throws -> TaskRecord {
+  /// Inserts `task`; when `mayHandOff` and a parked poll waits for it (``handOffTarget``), as
+  /// RUNNING for that poll.
+  private func insert(_ task: NewTask, fingerprint: [UInt8]?, mayHandOff: Bool, nowMs: Int64)
+    throws -> TaskRecord
+  {
     let id = ids.next(nowMs: nowMs).rawValue
     let delayed = task.runAtMs > nowMs
     let state: TaskState = delayed ? .scheduled : .pending
@@ -140,7 +159,7 @@ extension WriteSession {
     let record = TaskRecord(id: id, spec: task, state: state, createdMs: nowMs, sequence: sequence)
     // A READY task that a parked long poll is waiting for goes to it in this same INSERT.
     var handOff: (index: Int, grant: LeaseGrant)?
-    if !delayed, let index = handOffTarget(queue: task.queue, type: task.type) {
+    if !delayed, mayHandOff, let index = handOffTarget(queue: task.queue, type: task.type) {
       // Its events: created (`sequence`), then RUNNING (`sequence + 1`), the grant's.
       let grant = handOffGrant(record, sequence: sequence + 1, nowMs: nowMs)
       recordHandOff(grant, to: index)

@@ -191,7 +191,7 @@ private final class RejectConnectionHandler: ChannelInboundHandler {
         what: "connections"
       ).proto
     let channel = context.channel
-    if let buffer = try? frame.framedBuffer(allocator: channel.allocator) {
+    if let buffer = try? frame.framedBuffer() {
       context.writeAndFlush(self.wrapOutboundOut(buffer)).whenComplete { _ in
         channel.close(promise: nil)
       }

@@ -28,13 +28,11 @@ extension ByteBuffer {
 }
 
 extension Taskwire_V1_Frame {
-  /// The frame encoded with its length prefix, ready for the wire.
-  package func framedBuffer(allocator: ByteBufferAllocator = ByteBufferAllocator()) throws
-    -> ByteBuffer
-  {
-    var buffer = allocator.buffer(capacity: 64)
-    try buffer.writeFrame(self)
-    return buffer
+  /// The frame encoded with its length prefix, ready for the wire: serialized straight into
+  /// the buffer it returns (one allocation, no copy).
+  package func framedBuffer() throws -> ByteBuffer {
+    let framed: FramedBytes = try self.serializedBytes()
+    return framed.buffer
   }
 }
 

@@ -299,7 +299,7 @@ private final class ScriptedPeer: ChannelInboundHandler {
   }
 
   private func write(_ frame: Taskwire_V1_Frame, context: ChannelHandlerContext) {
-    guard let buffer = try? frame.framedBuffer(allocator: context.channel.allocator) else { return }
+    guard let buffer = try? frame.framedBuffer() else { return }
     context.write(Self.wrapOutboundOut(buffer), promise: nil)
   }
 }

@@ -6,28 +6,31 @@ import TaskwireWire
 extension ClientConnection {
   // MARK: - Locked helpers
 
-  /// Sends call `id` now when a slot is free and no call waits; otherwise queues it, encoded.
-  /// Returns the test waiters that its queueing satisfies.
+  /// Sends call `id` (its frame `request`, encoded with ``encode(_:)``) now when a slot is free
+  /// and no call waits; otherwise queues it. Returns the test waiters that its queueing
+  /// satisfies.
   func start(
     _ id: UInt64,
-    _ frame: Taskwire_V1_Frame,
+    _ request: ByteBuffer,
     _ slot: Slot,
     _ state: inout State
-  ) -> Result<[CheckedContinuation<Void, Never>], TaskwireError> {
+  ) -> [CheckedContinuation<Void, Never>] {
+    if state.queue.admitsNow(inFlight: state.calls.count) {
+      state.outbound.writeImmutableBuffer(request)
+      state.calls[id] = slot
+      self.scheduleFlush(&state)
+      return []
+    }
+    return state.queue.append(id, Queued(request: request, slot: slot))
+  }
+
+  /// `frame` with its length prefix, encoded before the connection's lock is taken, so callers
+  /// on other threads (and the event loop's answers) do not wait behind an encoding.
+  func encode(_ frame: Taskwire_V1_Frame) throws(TaskwireError) -> ByteBuffer {
     do {
-      if state.queue.admitsNow(inFlight: state.calls.count) {
-        try state.outbound.writeFrame(frame)
-        state.calls[id] = slot
-        self.scheduleFlush(&state)
-        return .success([])
-      }
-      var request = self.channel.allocator.buffer(capacity: 0)
-      try request.writeFrame(frame)
-      return .success(state.queue.append(id, Queued(request: request, slot: slot)))
+      return try frame.framedBuffer()
     } catch {
-      return .failure(
-        TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
-      )
+      throw TaskwireError(code: .internal, message: "cannot encode the request: \(error)")
     }
   }
 

@@ -117,6 +117,7 @@ package final class ClientConnection: Sendable {
     var frame = Taskwire_V1_Frame()
     frame.callID = id
     frame.body = body
+    let request = try self.encode(frame)
     var refusals = 0
     while true {
       let answer = try await withTaskCancellationHandler {
@@ -130,7 +131,7 @@ package final class ClientConnection: Sendable {
               guard case .ready = state.phase, !state.closeWhenIdle else {
                 return .failure(Self.unusableError(state))
               }
-              return self.start(id, frame, .unary(continuation), &state)
+              return .success(self.start(id, request, .unary(continuation), &state))
             }
           switch started {
           case .success(let woken): for waiter in woken { waiter.resume() }
@@ -165,6 +166,7 @@ package final class ClientConnection: Sendable {
     var frame = Taskwire_V1_Frame()
     frame.callID = id
     frame.watchRequest = request
+    let encoded = try self.encode(frame)
     // Snapshots come first, one per id, and a resume sends none: they must never be cut off.
     let bufferLimit = Swift.max(self.streamBufferLimit, request.taskIds.count, 1)
     let (stream, continuation) = AsyncThrowingStream.makeStream(
@@ -176,8 +178,7 @@ package final class ClientConnection: Sendable {
       guard case .ready = state.phase, !state.closeWhenIdle else {
         throw Self.unusableError(state)
       }
-      return try self.start(id, frame, .stream(continuation, bufferLimit: bufferLimit), &state)
-        .get()
+      return self.start(id, encoded, .stream(continuation, bufferLimit: bufferLimit), &state)
     }
     for waiter in woken { waiter.resume() }
     continuation.onTermination = { [weak self] reason in

@@ -116,7 +116,7 @@ final class FrameReaderHandler: ChannelInboundHandler {
     var frame = Taskwire_V1_Frame()
     frame.error = status.proto
     let channel = context.channel
-    if let bytes = try? frame.framedBuffer(allocator: context.channel.allocator) {
+    if let bytes = try? frame.framedBuffer() {
       context.writeAndFlush(self.wrapOutboundOut(bytes)).whenComplete { _ in
         channel.close(promise: nil)
       }

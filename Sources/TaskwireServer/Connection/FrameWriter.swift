@@ -12,6 +12,11 @@ struct FrameWriter: Sendable {
   /// Encodes and writes `frames`; a closed connection is not an error here (the peer left).
   func write(_ frames: [Taskwire_V1_Frame]) async {
     guard !frames.isEmpty else { return }
+    if frames.count == 1, let buffer = try? frames[0].framedBuffer() {
+      // One frame: its own encoding buffer goes out as it is, not copied into another.
+      try? await self.outbound.write(buffer)
+      return
+    }
     var buffer = self.allocator.buffer(capacity: 128 * frames.count)
     for frame in frames {
       do {

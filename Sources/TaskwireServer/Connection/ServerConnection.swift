@@ -46,7 +46,7 @@ struct ServerConnection {
           tokenID: context.principal.tokenID,
           workerID: context.workerID,
           push: { frame in
-            if let buffer = try? frame.framedBuffer(allocator: rawChannel.allocator) {
+            if let buffer = try? frame.framedBuffer() {
               rawChannel.writeAndFlush(buffer, promise: nil)
             }
           }
@@ -76,7 +76,7 @@ struct ServerConnection {
         } onGracefulShutdown: {
           var goAway = Taskwire_V1_Frame()
           goAway.goAway.reason = "server shutting down"
-          if let buffer = try? goAway.framedBuffer(allocator: rawChannel.allocator) {
+          if let buffer = try? goAway.framedBuffer() {
             rawChannel.writeAndFlush(buffer, promise: nil)
           }
           // Closed through the loop's queue, behind the last answers: a call answered from a

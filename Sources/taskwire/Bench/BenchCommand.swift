@@ -75,7 +75,7 @@ struct BenchCommand: AsyncParsableCommand {
               "durability": self.durability,
             ],
             unit: "tps"
-          ) {
+          ) { _ in
             try await workload.submitSingles(
               total: self.tasks,
               clients: clients,
@@ -94,7 +94,7 @@ struct BenchCommand: AsyncParsableCommand {
               "durability": self.durability,
             ],
             unit: "tps"
-          ) {
+          ) { _ in
             try await workload.submitBatches(
               total: self.tasks,
               clients: clients,
@@ -112,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
           "rpc",
           ["call": "health", "clients": "16", "inflight": "64"],
           unit: "cps"
-        ) {
+        ) { _ in
           try await workload.rpc(total: self.tasks, clients: 16, inflight: 64)
         }
       )
@@ -129,8 +129,8 @@ struct BenchCommand: AsyncParsableCommand {
             "drain",
             ["workers": "\(workers)", "durability": self.durability],
             unit: "tps"
-          ) {
-            try await workload.drain(total: self.tasks, workers: workers)
+          ) { window in
+            try await workload.drain(total: self.tasks, workers: workers, window: window)
           }
         )
       }

@@ -89,6 +89,37 @@ func cpuSeconds(pid: Int32) -> Double {
   return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// CPU time of the bench's server and of this process since the window (re)started.
+final class CPUWindow: Sendable {
+  private let server: Int32?
+  private let start: Mutex<(server: Double, client: Double)>
+
+  init(server: Int32?) {
+    self.server = server
+    self.start = Mutex((0, 0))
+    self.restart()
+  }
+
+  /// Starts the window again now (a figure whose setup, such as submitting the tasks a drain
+  /// then takes, should not count).
+  func restart() {
+    let now = self.now()
+    self.start.withLock { $0 = now }
+  }
+
+  /// CPU seconds since the start: the server's (`nil` when the bench did not start it) and this
+  /// process's.
+  func elapsed() -> (server: Double?, client: Double) {
+    let now = self.now()
+    let start = self.start.withLock { $0 }
+    return (self.server.map { _ in now.server - start.server }, now.client - start.client)
+  }
+
+  private func now() -> (server: Double, client: Double) {
+    (self.server.map(cpuSeconds) ?? 0, cpuSeconds(pid: getpid()))
+  }
+}
+
 /// A value shared by a benchmark's concurrent tasks.
 final class Shared<Value: Sendable>: Sendable {
   private let storage: Mutex<Value>

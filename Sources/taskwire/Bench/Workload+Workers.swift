@@ -37,7 +37,11 @@ extension Workload {
 
   /// Submits `total` tasks, then drains them with `workers` no-op workers; the figure is the
   /// drain rate, from the workers' start until every task was completed and acknowledged.
-  func drain(total: Int, workers: Int) async throws -> (operations: Int, seconds: Double) {
+  func drain(
+    total: Int,
+    workers: Int,
+    window: CPUWindow
+  ) async throws -> (operations: Int, seconds: Double) {
     let queue = "bench-drain-\(UUID().uuidString.prefix(8))"
     _ = try await self.withClients(4) { clients in
       let options = TaskOptions(queue: queue)
@@ -56,6 +60,7 @@ extension Workload {
     let submitted = (total / 400) * 400
     let started = Shared(0)
     let (done, signal) = AsyncStream.makeStream(of: Void.self)
+    window.restart()
     let start = ContinuousClock.now
     try await self.withWorkers(
       workers,

@@ -9,33 +9,34 @@ struct Workload: Sendable {
   let payload: Data
   let server: Int32?
 
-  /// Runs `body` `runs` times; `body` returns (operations, seconds).
+  /// Runs `body` `runs` times; `body` returns (operations, seconds). Each figure also gets the
+  /// CPU time per operation of the server (when the bench started it) and of this process (the
+  /// SDK clients and workers), from the run's start or from where `body` restarts its window.
   func repeatRuns(
     _ runs: Int,
     _ name: String,
     _ labels: KeyValuePairs<String, String>,
     unit: String,
-    _ body: () async throws -> (operations: Int, seconds: Double)
+    _ body: (CPUWindow) async throws -> (operations: Int, seconds: Double)
   ) async throws -> Figure {
     var values: [Double] = []
-    var cpuPerOperation: [Double] = []
+    var serverCPU: [Double] = []
+    var clientCPU: [Double] = []
     for _ in 0..<max(1, runs) {
-      let cpuBefore = self.server.map(cpuSeconds) ?? 0
-      let (operations, seconds) = try await body()
-      let cpuAfter = self.server.map(cpuSeconds) ?? 0
+      let window = CPUWindow(server: self.server)
+      let (operations, seconds) = try await body(window)
+      let (server, client) = window.elapsed()
       values.append(Double(operations) / seconds)
-      if self.server != nil, operations > 0 {
-        cpuPerOperation.append((cpuAfter - cpuBefore) / Double(operations) * 1e6)
-      }
+      guard operations > 0 else { continue }
+      if let server { serverCPU.append(server / Double(operations) * 1e6) }
+      clientCPU.append(client / Double(operations) * 1e6)
     }
     var pairs = labels.map { ($0.key, $0.value) }
-    if !cpuPerOperation.isEmpty {
-      pairs.append(
-        (
-          "server_cpu_us_per_op",
-          String(format: "%.1f", cpuPerOperation.sorted()[cpuPerOperation.count / 2])
-        )
-      )
+    for (label, samples) in [
+      ("server_cpu_us_per_op", serverCPU), ("client_cpu_us_per_op", clientCPU),
+    ]
+    where !samples.isEmpty {
+      pairs.append((label, String(format: "%.1f", samples.sorted()[samples.count / 2])))
     }
     return Figure(name: name, labels: pairs, unit: unit, values: values)
   }

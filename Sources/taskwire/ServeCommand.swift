@@ -78,6 +78,25 @@ struct ServeCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
   var logLevel: String?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Shut down gracefully once process PID (the one that started this server) exits.",
+      valueName: "pid",
+      visibility: .hidden
+    )
+  )
+  var exitWithParent: Int32?
+
+  @Flag(
+    name: .long,
+    help: ArgumentHelp(
+      "Remove the data directory on exit (for the temporary one of `taskwire bench`).",
+      visibility: .hidden
+    )
+  )
+  var removeDataDirOnExit = false
+
   /// Every serve setting after precedence: flag > TASKWIRE_* environment > config file > default.
   struct Resolved {
     /// Per-queue and per-type defaults and limits (config file only).
@@ -194,6 +213,10 @@ struct ServeCommand: AsyncParsableCommand {
 
   func run() async throws {
     let resolved = try self.resolve()
+    defer {
+      // Only `taskwire bench` passes the flag, with the directory it made for this server.
+      if self.removeDataDirOnExit { try? FileManager.default.removeItem(atPath: resolved.dataDir) }
+    }
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
       handler.logLevel = Logger.Level(rawValue: resolved.logLevel) ?? .info
@@ -227,7 +250,7 @@ struct ServeCommand: AsyncParsableCommand {
     options.storePolicy.finishedRetention = resolved.queues.retentionMs
 
     let server = try await EmbeddedServer.open(options, logger: logger)
-    try await server.run(signals: [.sigterm, .sigint]) { bound in
+    let serving = Serving(server: server) { bound in
       let banner = """
         Taskwire \(taskwireServerVersion) listening on \(bound)
           data dir:    \(server.dataDirectory)
@@ -238,6 +261,32 @@ struct ServeCommand: AsyncParsableCommand {
         """
       FileHandle.standardError.write(Data((banner + "\n").utf8))
     }
+    // The server's own group shuts down on SIGTERM/SIGINT, or when this outer group does: when
+    // the watched process exits. Whichever service returns first shuts the other down.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+      .init(service: serving, successTerminationBehavior: .gracefullyShutdownGroup)
+    ]
+    if let pid = self.exitWithParent {
+      services.append(
+        .init(
+          service: ParentExitWatch(pid: pid, logger: logger),
+          successTerminationBehavior: .gracefullyShutdownGroup
+        )
+      )
+    }
+    let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+    try await group.run()
+  }
+}
+
+/// The embedded server as a service: it stops on the signals, and on its group's graceful
+/// shutdown (the embedded server's own group follows the enclosing one).
+private struct Serving: Service {
+  let server: EmbeddedServer
+  let ready: @Sendable (_ address: String) -> Void
+
+  func run() async throws {
+    try await self.server.run(signals: [.sigterm, .sigint], ready: self.ready)
   }
 }
 

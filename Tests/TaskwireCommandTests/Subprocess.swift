@@ -80,6 +80,8 @@ final class Subprocess: @unchecked Sendable {
 
   var hasExited: Bool { self.record.state.withLock { $0.status != nil } }
 
+  var pid: Int32 { self.process.processIdentifier }
+
   /// Waits for the exit (and the end of its output); fails after `timeout`.
   @discardableResult
   func wait(timeout: Duration = .seconds(60)) async throws -> Int32 {

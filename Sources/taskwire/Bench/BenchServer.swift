@@ -2,6 +2,9 @@ import Foundation
 
 /// A `taskwire serve` child process on a temporary data directory, started by the bench itself
 /// from its own executable (so a release build measures a release server).
+///
+/// The child never outlives the bench: it watches the bench's pid and shuts down gracefully once
+/// the bench exits, however it ends (SIGKILL included), then removes its temporary directory.
 final class BenchServer {
   let process = Process()
   let dataDirectory: String
@@ -21,6 +24,7 @@ final class BenchServer {
         "serve", "--data-dir", self.dataDirectory, "--listen", "127.0.0.1:0",
         "--durability", durability, "--log-level", "warning",
         "--max-connections-per-address", "20000",
+        "--exit-with-parent", "\(getpid())", "--remove-data-dir-on-exit",
       ] + extraArguments
   }
 

@@ -97,13 +97,14 @@ final class CallRouter: Sendable {
     }
     let results = await self.coordinator.submitEach(specs, createdBy: context.principal.tokenName)
     for (position, result) in zip(positions, results) {
+      let brief = requests[position].brief
       switch result {
       case .created(let task):
-        answers[position] = .submitResponse(.with { $0.task = task.proto(includeBodies: false) })
+        answers[position] = .submitResponse(.with { $0.task = task.submitProto(brief: brief) })
       case .existing(let task):
         answers[position] = .submitResponse(
           .with {
-            $0.task = task.proto(includeBodies: false)
+            $0.task = task.submitProto(brief: brief)
             $0.existing = true
           }
         )
@@ -163,11 +164,11 @@ final class CallRouter: Sendable {
       )
       switch results[0] {
       case .created(let task):
-        return .submitResponse(.with { $0.task = task.proto(includeBodies: false) })
+        return .submitResponse(.with { $0.task = task.submitProto(brief: request.brief) })
       case .existing(let task):
         return .submitResponse(
           .with {
-            $0.task = task.proto(includeBodies: false)
+            $0.task = task.submitProto(brief: request.brief)
             $0.existing = true
           }
         )
@@ -183,9 +184,9 @@ final class CallRouter: Sendable {
           response.results = results.map { result in
             var item = Taskwire_V1_SubmitResult()
             switch result {
-            case .created(let task): item.task = task.proto(includeBodies: false)
+            case .created(let task): item.task = task.submitProto(brief: request.brief)
             case .existing(let task):
-              item.task = task.proto(includeBodies: false)
+              item.task = task.submitProto(brief: request.brief)
               item.existing = true
             case .rejected(let error): item.status = WireStatus(error).proto
             }

@@ -116,6 +116,25 @@ extension TaskRecord {
   }
 }
 
+extension TaskRecord {
+  /// The wire form of a brief submit answer (`SubmitRequest.brief`): id, state, times and
+  /// sequence only.
+  var briefProto: Taskwire_V1_Task {
+    var task = Taskwire_V1_Task()
+    task.id = self.id
+    task.state = self.state.proto
+    task.createdMs = self.createdMs
+    task.updatedMs = self.updatedMs
+    task.sequence = self.sequence
+    return task
+  }
+
+  /// The wire form a submit answers with: brief or full (without bodies).
+  func submitProto(brief: Bool) -> Taskwire_V1_Task {
+    brief ? self.briefProto : self.proto(includeBodies: false)
+  }
+}
+
 extension AttemptRecord {
   var proto: Taskwire_V1_Attempt {
     var attempt = Taskwire_V1_Attempt()

@@ -71,6 +71,53 @@ struct ClientEndToEndTests {
     }
   }
 
+  @Test("enqueue and enqueueBatch answer id and acknowledgement; the tasks are whole on the server")
+  func enqueue() async throws {
+    try await withTestServer { server in
+      let configuration = try await server.clientConfiguration(role: .client)
+      try await withTaskwireClient(configuration: configuration) { client in
+        let raw = try await client.enqueue(
+          type: "raw.echo",
+          payload: Data("brief".utf8),
+          contentType: "text/plain",
+          options: TaskOptions(queue: "e2e-enqueue")
+        )
+        #expect(raw.state == .pending)
+        #expect(!raw.existing)
+        #expect(raw.sequence > 0)
+        let snapshot = try await client.get(raw.id)
+        #expect(snapshot.payload == Data("brief".utf8))
+        #expect(snapshot.queue == "e2e-enqueue")
+        #expect(snapshot.sequence == raw.sequence)
+
+        var options = TaskOptions(queue: "e2e-enqueue")
+        options.idempotencyKey = "brief-1"
+        options.delay = .seconds(3600)
+        let first = try await client.enqueue(Add.self, input: .init(a: 1, b: 2), options: options)
+        let again = try await client.enqueue(Add.self, input: .init(a: 1, b: 2), options: options)
+        #expect(first.state == .scheduled)
+        #expect(!first.existing)
+        #expect(again.existing)
+        #expect(again.id == first.id)
+
+        let items = try (0..<3).map {
+          try TaskwireClient.BatchItem(
+            Add.self,
+            input: .init(a: $0, b: $0),
+            options: TaskOptions(queue: "e2e-enqueue")
+          )
+        }
+        let batch = try await client.enqueueBatch(items)
+        #expect(batch.count == 3)
+        #expect(batch.map(\.id).sorted() == batch.map(\.id))
+        for (index, item) in batch.enumerated() {
+          let task = try await client.get(item.id)
+          #expect(task.payload == items[index].payload)
+        }
+      }
+    }
+  }
+
   @Test("A batch is stored atomically and answered in order")
   func batch() async throws {
     try await withTestServer { server in

@@ -364,6 +364,11 @@ package nonisolated struct Taskwire_V1_SubmitRequest: Sendable {
   /// Clears the value of `task`. Subsequent reads from it will return its default value.
   package mutating func clearTask() {self._task = nil}
 
+  /// true: the answer's task carries only id, state, created_ms, updated_ms and sequence (no spec,
+  /// no history), for a submitter that needs just the id and the acknowledgement. Cheaper to
+  /// encode and decode; `existing` is set as usual.
+  package var brief: Bool = false
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package init() {}
@@ -401,6 +406,9 @@ package nonisolated struct Taskwire_V1_SubmitBatchRequest: Sendable {
   // methods supported on all messages.
 
   package var tasks: [Taskwire_V1_TaskSpec] = []
+
+  /// as SubmitRequest.brief, for every result
+  package var brief: Bool = false
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1806,7 +1814,7 @@ nonisolated extension Taskwire_V1_HealthResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Taskwire_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".SubmitRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}task\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}task\0\u{1}brief\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1815,6 +1823,7 @@ nonisolated extension Taskwire_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._task) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.brief) }()
       default: break
       }
     }
@@ -1828,11 +1837,15 @@ nonisolated extension Taskwire_V1_SubmitRequest: SwiftProtobuf.Message, SwiftPro
     try { if let v = self._task {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if self.brief != false {
+      try visitor.visitSingularBoolField(value: self.brief, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Taskwire_V1_SubmitRequest, rhs: Taskwire_V1_SubmitRequest) -> Bool {
     if lhs._task != rhs._task {return false}
+    if lhs.brief != rhs.brief {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1879,7 +1892,7 @@ nonisolated extension Taskwire_V1_SubmitResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Taskwire_V1_SubmitBatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".SubmitBatchRequest"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tasks\0\u{1}brief\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1888,6 +1901,7 @@ nonisolated extension Taskwire_V1_SubmitBatchRequest: SwiftProtobuf.Message, Swi
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.tasks) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.brief) }()
       default: break
       }
     }
@@ -1897,11 +1911,15 @@ nonisolated extension Taskwire_V1_SubmitBatchRequest: SwiftProtobuf.Message, Swi
     if !self.tasks.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.tasks, fieldNumber: 1)
     }
+    if self.brief != false {
+      try visitor.visitSingularBoolField(value: self.brief, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Taskwire_V1_SubmitBatchRequest, rhs: Taskwire_V1_SubmitBatchRequest) -> Bool {
     if lhs.tasks != rhs.tasks {return false}
+    if lhs.brief != rhs.brief {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -52,7 +52,7 @@ extension Workload {
       let perClient = total / (100 * clients.count)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {
-          group.addTask { for _ in 0..<perClient { _ = try await client.submitBatch(items) } }
+          group.addTask { for _ in 0..<perClient { _ = try await client.enqueueBatch(items) } }
         }
         try await group.waitForAll()
       }
@@ -124,7 +124,7 @@ extension Workload {
               var payload = template
               var now = monotonicNanoseconds()
               withUnsafeBytes(of: &now) { payload.replaceSubrange(0..<8, with: $0) }
-              _ = try await client.submit(type: "bench", payload: payload, options: submitOptions)
+              _ = try await client.enqueue(type: "bench", payload: payload, options: submitOptions)
             }
           }
           try await group.waitForAll()

@@ -80,7 +80,7 @@ struct Workload: Sendable {
             group.addTask {
               let options = TaskOptions(queue: queue)
               for _ in 0..<perLoop {
-                _ = try await client.submit(type: "bench", payload: self.payload, options: options)
+                _ = try await client.enqueue(type: "bench", payload: self.payload, options: options)
               }
             }
           }
@@ -108,7 +108,7 @@ struct Workload: Sendable {
         for client in clients {
           for _ in 0..<inflight {
             group.addTask {
-              for _ in 0..<perLoop { _ = try await client.submitBatch(items) }
+              for _ in 0..<perLoop { _ = try await client.enqueueBatch(items) }
             }
           }
         }
@@ -168,7 +168,7 @@ struct Workload: Sendable {
         let producer = clients[clients.count - 1]
         let options = TaskOptions(queue: queue)
         for _ in 0..<tasks {
-          _ = try await producer.submit(type: "bench", payload: self.payload, options: options)
+          _ = try await producer.enqueue(type: "bench", payload: self.payload, options: options)
         }
         try await group.waitForAll()
       }
@@ -196,7 +196,7 @@ struct Workload: Sendable {
       let perClient = pending / (1_000 * clients.count)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {
-          group.addTask { for _ in 0..<perClient { _ = try await client.submitBatch(items) } }
+          group.addTask { for _ in 0..<perClient { _ = try await client.enqueueBatch(items) } }
         }
         try await group.waitForAll()
       }

@@ -207,7 +207,7 @@ let package = Package(
       name: "TaskwireTests",
       dependencies: [
         "Taskwire", "TaskwireTesting", "TaskwireWire", "TaskwireProto", "TaskwireRuntime",
-        "TaskwireCoordinator", "TaskwireStore",
+        "TaskwireServer", "TaskwireCoordinator", "TaskwireStore",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),

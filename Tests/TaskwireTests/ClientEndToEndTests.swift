@@ -1,5 +1,7 @@
 import Foundation
 import Taskwire
+import TaskwireRuntime
+import TaskwireServer
 import TaskwireTesting
 import Testing
 
@@ -114,6 +116,35 @@ struct ClientEndToEndTests {
           let task = try await client.get(item.id)
           #expect(task.payload == items[index].payload)
         }
+      }
+    }
+  }
+
+  @Test("A request larger than the server's max_frame fails alone, unsent: no connection error")
+  func frameLimit() async throws {
+    try await withTestServer(configure: { $0.limits.maxFrameBytes = 64 * 1024 }) { server in
+      let configuration = try await server.clientConfiguration(role: .client)
+      try await withTaskwireClient(configuration: configuration) { client in
+        let items = (0..<10).map { _ in
+          TaskwireClient.BatchItem(
+            type: "big",
+            payload: Data(count: 8 * 1024),
+            options: TaskOptions(queue: "e2e-frame")
+          )
+        }
+        do {
+          _ = try await client.submitBatch(items)
+          Issue.record("expected RESOURCE_EXHAUSTED")
+        } catch let error as TaskwireError {
+          // Sent, the server would answer with a connection error and close: UNAVAILABLE here.
+          #expect(error.code == .resourceExhausted)
+          #expect(error.limit?.name == "max_frame")
+          #expect(error.limit?.value == 64 * 1024)
+          #expect((error.limit?.observed ?? 0) > 80 * 1024)
+        }
+        #expect(try await client.count(filter: TaskFilter(queues: ["e2e-frame"])) == 0)
+        let fits = try await client.enqueueBatch(Array(items.prefix(4)))
+        #expect(fits.count == 4)
       }
     }
   }

@@ -93,6 +93,7 @@ extension ClientConnection {
         guard case .handshaking(let continuation?) = state.phase else { return nil }
         state.phase = .ready
         state.queue.setLimit(announced: reply.limits.maxConcurrentCalls)
+        if reply.limits.maxFrameBytes > 0 { state.maxFrameBytes = Int(reply.limits.maxFrameBytes) }
         return continuation
       }
       continuation?.resume(

@@ -24,6 +24,24 @@ extension ClientConnection {
     return state.queue.append(id, Queued(request: request, slot: slot))
   }
 
+  /// The error for a request (`request`: an encoded frame with its length prefix) whose body is
+  /// larger than the server's `max_frame`, as the server would name it; `nil` when it fits.
+  static func frameTooLarge(_ request: ByteBuffer, _ state: State) -> TaskwireError? {
+    let body = request.readableBytes - FrameDecoder.headerLength
+    guard body > state.maxFrameBytes else { return nil }
+    var error = TaskwireError(
+      code: .resourceExhausted,
+      message: "the request's frame is larger than the server's max_frame "
+        + "(limit \(state.maxFrameBytes), got \(body)); it was not sent"
+    )
+    error.limit = TaskwireError.Limit(
+      name: "max_frame",
+      value: UInt64(state.maxFrameBytes),
+      observed: UInt64(body)
+    )
+    return error
+  }
+
   /// `frame` with its length prefix, encoded before the connection's lock is taken, so callers
   /// on other threads (and the event loop's answers) do not wait behind an encoding.
   func encode(_ frame: Taskwire_V1_Frame) throws(TaskwireError) -> ByteBuffer {

@@ -38,6 +38,10 @@ package final class ClientConnection: Sendable {
     var laggingWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     /// Reserved call ids cancelled before their calls started (``cancelReservedCall(_:)``).
     var cancelledBeforeStart: Set<UInt64> = []
+    /// The largest frame body the server takes (its hello announces it): a larger request
+    /// fails alone, unsent, instead of making the server close the connection under every other
+    /// call on it.
+    var maxFrameBytes = WireLimits().maxFrameBytes
   }
 
   package let channel: any Channel
@@ -131,6 +135,7 @@ package final class ClientConnection: Sendable {
               guard case .ready = state.phase, !state.closeWhenIdle else {
                 return .failure(Self.unusableError(state))
               }
+              if let tooLarge = Self.frameTooLarge(request, state) { return .failure(tooLarge) }
               return .success(self.start(id, request, .unary(continuation), &state))
             }
           switch started {
@@ -178,6 +183,7 @@ package final class ClientConnection: Sendable {
       guard case .ready = state.phase, !state.closeWhenIdle else {
         throw Self.unusableError(state)
       }
+      if let tooLarge = Self.frameTooLarge(encoded, state) { throw tooLarge }
       return self.start(id, encoded, .stream(continuation, bufferLimit: bufferLimit), &state)
     }
     for waiter in woken { waiter.resume() }

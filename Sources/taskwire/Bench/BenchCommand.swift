@@ -84,13 +84,14 @@ struct BenchCommand: AsyncParsableCommand {
           }
         )
       }
+      let batch = workload.batchSize(preferred: 100)
       for clients in [1, 16] {
         emit(
           try await workload.repeatRuns(
             self.runs,
             "submit",
             [
-              "mode": "batch", "clients": "\(clients)", "batch": "100",
+              "mode": "batch", "clients": "\(clients)", "batch": "\(batch)",
               "durability": self.durability,
             ],
             unit: "tps"
@@ -98,7 +99,7 @@ struct BenchCommand: AsyncParsableCommand {
             try await workload.submitBatches(
               total: self.tasks,
               clients: clients,
-              batch: 100,
+              batch: batch,
               inflight: 4
             )
           }

@@ -43,13 +43,15 @@ extension Workload {
     window: CPUWindow
   ) async throws -> (operations: Int, seconds: Double) {
     let queue = "bench-drain-\(UUID().uuidString.prefix(8))"
-    _ = try await self.withClients(4) { clients in
+    let (submitters, size) = (4, self.batchSize(preferred: 100))
+    let perClient = max(1, total / (size * submitters))
+    let submitted = perClient * size * submitters
+    _ = try await self.withClients(submitters) { clients in
       let options = TaskOptions(queue: queue)
       let items = Array(
         repeating: TaskwireClient.BatchItem(type: "bench", payload: self.payload, options: options),
-        count: 100
+        count: size
       )
-      let perClient = total / (100 * clients.count)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {
           group.addTask { for _ in 0..<perClient { _ = try await client.enqueueBatch(items) } }
@@ -57,7 +59,6 @@ extension Workload {
         try await group.waitForAll()
       }
     }
-    let submitted = (total / 400) * 400
     let started = Shared(0)
     let (done, signal) = AsyncStream.makeStream(of: Void.self)
     window.restart()

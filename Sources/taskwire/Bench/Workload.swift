@@ -41,6 +41,12 @@ struct Workload: Sendable {
     return Figure(name: name, labels: pairs, unit: unit, values: values)
   }
 
+  /// `preferred` items per batch, or fewer when that many payloads would not fit in 3 MiB (the
+  /// server's frame limit is 4 MiB by default): large `--payload-bytes` still run.
+  func batchSize(preferred: Int) -> Int {
+    max(1, min(preferred, (3 << 20) / (self.payload.count + 256)))
+  }
+
   /// Runs `body` with `count` connected clients.
   func withClients<T: Sendable>(
     _ count: Int,
@@ -189,11 +195,12 @@ struct Workload: Sendable {
     let queue = "bench-memory-\(UUID().uuidString.prefix(8))"
     try await self.withClients(4) { clients in
       let options = TaskOptions(queue: queue)
+      let size = self.batchSize(preferred: 1_000)
       let items = Array(
         repeating: TaskwireClient.BatchItem(type: "bench", payload: self.payload, options: options),
-        count: 1_000
+        count: size
       )
-      let perClient = pending / (1_000 * clients.count)
+      let perClient = pending / (size * clients.count)
       try await withThrowingTaskGroup(of: Void.self) { group in
         for client in clients {
           group.addTask { for _ in 0..<perClient { _ = try await client.enqueueBatch(items) } }

@@ -144,7 +144,7 @@ struct EventsAndCommitTests {
     var statement: OpaquePointer?
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nil)
     #expect(sqlite3_step(statement) == SQLITE_ROW)
-    #expect(sqlite3_column_int(statement, 0) == 5)
+    #expect(sqlite3_column_int(statement, 0) == 6)
     sqlite3_finalize(statement)
     sqlite3_close(db)
   }

@@ -36,6 +36,7 @@ struct MigrationTests {
     execute(
       path,
       """
+      \(Self.undoVersion6)
       DROP TABLE cleaned_tasks; ALTER TABLE events DROP COLUMN created_by;
       PRAGMA user_version = 1;
       """
@@ -87,7 +88,10 @@ struct MigrationTests {
     try await store.delete(taskID: gone.id, nowMs: t0 + 2)
     try await store.close()
     // Turn the file back into what version 2 made: events without created_by.
-    execute(path, "ALTER TABLE events DROP COLUMN created_by; PRAGMA user_version = 2;")
+    execute(
+      path,
+      "\(Self.undoVersion6) ALTER TABLE events DROP COLUMN created_by; PRAGMA user_version = 2;"
+    )
     #expect(userVersion(path) == 2)
     #expect(!eventColumns(path).contains("created_by"))
 
@@ -140,6 +144,7 @@ struct MigrationTests {
     execute(
       path,
       """
+      \(Self.undoVersion6)
       INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, outcome)
       SELECT id, attempt, worker_id, lease_token, attempt_started_ms, 1 FROM tasks WHERE state = 3;
       PRAGMA user_version = 3;
@@ -246,6 +251,7 @@ struct MigrationTests {
     execute(
       path,
       """
+      \(Self.undoVersion6)
       DROP INDEX tasks_finished;
       CREATE INDEX tasks_finished ON tasks(finished_ms) WHERE state IN (5, 6, 7);
       PRAGMA user_version = 4;
@@ -264,6 +270,38 @@ struct MigrationTests {
     #expect(userVersion(path) == latestVersion)
     #expect(ephemeralOpens(path, Self.insertTask) == 0)
     #expect(ephemeralOpens(path, "UPDATE tasks SET state = ?, finished_ms = ? WHERE rid = ?") == 0)
+  }
+
+  @Test("A version-5 file keeps its payloads in their rows; large new ones go outside")
+  func upgradeFromVersion5() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    var store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let old = try await store.submitOne(task("old"))
+    try await store.close()
+    // What version 5 held: a large payload in its row.
+    execute(
+      path,
+      """
+      \(Self.undoVersion6)
+      UPDATE tasks SET payload = zeroblob(65536) WHERE id = '\(old.id)';
+      PRAGMA user_version = 5;
+      """
+    )
+    store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let new = try await store.submitOne(task("new", payload: String(repeating: "n", count: 65_536)))
+    let grants = try await store.lease(
+      queues: [],
+      types: ["old", "new"],
+      max: 2,
+      workerID: "w",
+      nowMs: t0
+    )
+    let payloads = Dictionary(uniqueKeysWithValues: grants.map { ($0.taskID, $0.payload) })
+    #expect(payloads[old.id] == Data(count: 65_536))
+    #expect(payloads[new.id] == Data(String(repeating: "n", count: 65_536).utf8))
+    try await store.close()
+    #expect(userVersion(path) == latestVersion)
   }
 
   /// An INSERT of a task row as the store writes one (the columns every row has).
@@ -291,7 +329,14 @@ struct MigrationTests {
   }
 
   /// The schema version this build migrates to.
-  let latestVersion: Int32 = 5
+  let latestVersion: Int32 = 6
+
+  /// Undoes migration 6 (payloads outside the task row), for files turned back into older
+  /// versions; only for files whose payloads are all in their rows.
+  static let undoVersion6 = """
+    DROP TRIGGER tasks_payload_gone; DROP TABLE task_payloads;
+    ALTER TABLE tasks DROP COLUMN payload_external;
+    """
 
   /// The column names of the events table.
   func eventColumns(_ path: String) -> [String] {

@@ -166,7 +166,29 @@ enum Schema {
     DROP INDEX tasks_finished;
     CREATE INDEX tasks_finished ON tasks(finished_ms) WHERE state BETWEEN 5 AND 7;
     """,
+    // 6: payloads over `externalPayloadBytes` live in their own table, written once. In the task
+    // row they made every state change (lease, completion, retry, progress) rewrite them: a row
+    // whose size changes is deleted and inserted again, overflow pages and all, so a 64 KiB
+    // payload cost ~14 times its size in writes over its life. Rows written before keep theirs.
+    """
+    ALTER TABLE tasks ADD COLUMN payload_external INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE task_payloads (rid INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+    CREATE TRIGGER tasks_payload_gone AFTER DELETE ON tasks WHEN old.payload_external <> 0
+    BEGIN
+      DELETE FROM task_payloads WHERE rid = old.rid;
+    END;
+    """,
   ]
+
+  /// Payloads larger than this (bytes) are stored in `task_payloads`, outside the task row
+  /// (migration 6); smaller ones stay in the row, where they cost no second lookup.
+  static let externalPayloadBytes = 1_024
+
+  /// The task row's payload, wherever it is stored: a column expression for SELECTs from `tasks`.
+  static let payloadColumn = """
+    CASE tasks.payload_external WHEN 0 THEN tasks.payload \
+    ELSE (SELECT task_payloads.payload FROM task_payloads WHERE task_payloads.rid = tasks.rid) END
+    """
 
   /// Applies the migrations the file lacks. Returns how many ran.
   @discardableResult

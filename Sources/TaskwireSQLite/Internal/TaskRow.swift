@@ -6,8 +6,8 @@ import TaskwireStore
 enum TaskRow {
   /// The columns `decode` expects, in order.
   static let columns = """
-    id, queue, type, payload, content_type, priority, run_at_ms, idem_key, max_attempts, \
-    retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter, \
+    id, queue, type, \(Schema.payloadColumn), content_type, priority, run_at_ms, idem_key, \
+    max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter, \
     lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success, created_by, \
     state, attempt, progress, progress_message, last_error, result, result_content_type, \
     worker_id, lease_token, lease_deadline_ms, created_ms, started_ms, finished_ms, updated_ms, \

@@ -64,9 +64,11 @@ extension WriteSession {
         sources += 1
         let s = try db.statement(
           """
-          SELECT priority, run_at_ms, rid, id, queue, type, payload, content_type, attempt,
-            max_attempts, lease_duration_ms, execution_timeout_ms, metadata, parent_id, created_ms,
-            started_ms
+          SELECT priority, run_at_ms, rid, id, queue, type,
+            CASE payload_external WHEN 0 THEN payload
+            ELSE (SELECT p.payload FROM task_payloads AS p WHERE p.rid = tasks.rid) END,
+            content_type, attempt, max_attempts, lease_duration_ms, execution_timeout_ms,
+            metadata, parent_id, created_ms, started_ms
           FROM tasks INDEXED BY tasks_ready
           WHERE queue = ? AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT ?
           """
@@ -80,9 +82,11 @@ extension WriteSession {
           sources += 1
           let s = try db.statement(
             """
-            SELECT priority, run_at_ms, rid, id, queue, type, payload, content_type, attempt,
-              max_attempts, lease_duration_ms, execution_timeout_ms, metadata, parent_id,
-              created_ms, started_ms
+            SELECT priority, run_at_ms, rid, id, queue, type,
+              CASE payload_external WHEN 0 THEN payload
+              ELSE (SELECT p.payload FROM task_payloads AS p WHERE p.rid = tasks.rid) END,
+              content_type, attempt, max_attempts, lease_duration_ms, execution_timeout_ms,
+              metadata, parent_id, created_ms, started_ms
             FROM tasks INDEXED BY tasks_ready_type
             WHERE queue = ? AND type = ? AND state = 1
             ORDER BY priority DESC, run_at_ms, rid LIMIT ?

@@ -157,6 +157,7 @@ extension WriteSession {
     let state: TaskState = delayed ? .scheduled : .pending
     let sequence = nextSequence
     let record = TaskRecord(id: id, spec: task, state: state, createdMs: nowMs, sequence: sequence)
+    let external = task.payload.count > Schema.externalPayloadBytes
     // A READY task that a parked long poll is waiting for goes to it in this same INSERT.
     var handOff: (index: Int, grant: LeaseGrant)?
     if !delayed, mayHandOff, let index = handOffTarget(queue: task.queue, type: task.type) {
@@ -172,12 +173,14 @@ extension WriteSession {
           max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
           lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
           created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq,
-          worker_id, lease_token, lease_deadline_ms, attempt_started_ms, expire_ms, started_ms)
+          worker_id, lease_token, lease_deadline_ms, attempt_started_ms, expire_ms, started_ms,
+          payload_external)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, 1, ?, ?, 0, ?,
-          ?, ?, ?, ?, ?, ?)
+          ?, ?, ?, ?, ?, ?, ?)
         """
       )
       bindSpec(s, id: id, task: task, record: record)
+      s.bind(29, external)
       s.bind(20, nowMs)
       s.bind(21, nowMs)
       s.bind(22, Int64(grant.sequence))
@@ -202,11 +205,13 @@ extension WriteSession {
         INSERT INTO tasks(id, queue, type, payload, content_type, priority, run_at_ms, idem_key,
           max_attempts, retry_kind, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter,
           lease_duration_ms, execution_timeout_ms, metadata, parent_id, clean_on_success,
-          created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+          created_by, state, attempt, created_ms, updated_ms, next_run_ms, last_seq,
+          payload_external)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)
         """
       )
       bindSpec(s, id: id, task: task, record: record)
+      s.bind(25, external)
       s.bind(20, state.rawValue)
       s.bind(21, nowMs)
       s.bind(22, nowMs)
@@ -214,6 +219,12 @@ extension WriteSession {
       s.bind(24, Int64(sequence))
       _ = try s.step()
       s.reset()
+    }
+    if external {
+      // Its payload, written once here: state changes rewrite only the (small) task row.
+      try db.run("INSERT INTO task_payloads(rid, payload) VALUES (last_insert_rowid(), ?)") {
+        $0.bind(0, task.payload)
+      }
     }
     if let fingerprint {
       try db.run(
@@ -267,7 +278,8 @@ extension WriteSession {
     s.bind(0, id)
     s.bind(1, task.queue)
     s.bind(2, task.type)
-    s.bind(3, task.payload)
+    // A payload stored outside the row (``Schema/externalPayloadBytes``) leaves it empty here.
+    s.bind(3, task.payload.count > Schema.externalPayloadBytes ? Data() : task.payload)
     s.bind(4, task.contentType)
     s.bind(5, task.priority)
     s.bind(6, record.runAtMs)

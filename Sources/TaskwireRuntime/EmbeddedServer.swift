@@ -102,6 +102,11 @@ public final class EmbeddedServer: Sendable {
     var storeConfiguration = SQLiteTaskStore.Configuration(path: storePath)
     storeConfiguration.durability = options.durability
     storeConfiguration.policy = options.storePolicy
+    // A lease's answer must fit in a frame, with room for its other fields.
+    storeConfiguration.policy.maxLeaseBytes = min(
+      options.storePolicy.maxLeaseBytes,
+      options.limits.maxFrameBytes * 3 / 4
+    )
     storeConfiguration.onCommit = relay.listener
     storeConfiguration.logger = logger
     let store = try await SQLiteTaskStore(configuration: storeConfiguration)

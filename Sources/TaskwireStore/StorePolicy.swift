@@ -16,6 +16,10 @@ public struct StorePolicy: Sendable, Hashable {
   public var idempotencyRetentionMs: Int64
   /// How many rows of each kind one purge call deletes at most (keeps the writer responsive).
   public var purgeBatch: Int
+  /// Bytes of payloads (and metadata) one lease grants at most: it grants tasks in order until
+  /// the next would pass this, and always at least one, so its answer fits in a frame (the
+  /// server sets it below its `max_frame`). Default 3 MiB.
+  public var maxLeaseBytes: Int
 
   /// Creates a policy; every parameter has the documented default.
   public init(
@@ -26,7 +30,8 @@ public struct StorePolicy: Sendable, Hashable {
     eventRetentionMs: Int64 = 24 * 3_600_000,
     maxEvents: Int = 10_000_000,
     idempotencyRetentionMs: Int64 = 24 * 3_600_000,
-    purgeBatch: Int = 20_000
+    purgeBatch: Int = 20_000,
+    maxLeaseBytes: Int = 3 * 1024 * 1024
   ) {
     self.pendingLimit = pendingLimit
     self.pendingLimits = pendingLimits
@@ -36,6 +41,7 @@ public struct StorePolicy: Sendable, Hashable {
     self.maxEvents = maxEvents
     self.idempotencyRetentionMs = idempotencyRetentionMs
     self.purgeBatch = purgeBatch
+    self.maxLeaseBytes = maxLeaseBytes
   }
 
   /// The pending limit of `queue`.

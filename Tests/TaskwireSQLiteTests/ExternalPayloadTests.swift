@@ -128,4 +128,40 @@ struct ExternalPayloadTests {
     #expect(scalar(path, "SELECT count(*) FROM task_payloads") == 0)
     try await store.close()
   }
+
+  @Test("A lease grants tasks until their payloads reach maxLeaseBytes, always at least one")
+  func leaseBudget() async throws {
+    let dir = try TemporaryDirectory()
+    let store = try await SQLiteTaskStore(
+      configuration: .init(
+        path: dir.path + "/taskwire.sqlite",
+        policy: StorePolicy(maxLeaseBytes: 3 * 1024 * 1024),
+        randomSeed: 7
+      )
+    )
+    for _ in 0..<12 {
+      _ = try await store.submitOne(task("budget", payload: Self.payload(512 * 1024)))
+    }
+    var counts: [Int] = []
+    while true {
+      let grants = try await store.lease(
+        queues: [],
+        types: ["budget"],
+        max: 64,
+        workerID: "w",
+        nowMs: t0
+      )
+      if grants.isEmpty { break }
+      counts.append(grants.count)
+    }
+    // Five of 512 KiB (and a little) fit in 3 MiB; a sixth would not.
+    #expect(counts == [5, 5, 2])
+
+    // One task larger than the budget still goes, alone.
+    _ = try await store.submitOne(task("huge", payload: Self.payload(4 * 1024 * 1024)))
+    _ = try await store.submitOne(task("huge", payload: "small"))
+    let huge = try await store.lease(queues: [], types: ["huge"], max: 64, workerID: "w", nowMs: t0)
+    #expect(huge.map(\.payload.count) == [4 * 1024 * 1024])
+    try await store.close()
+  }
 }

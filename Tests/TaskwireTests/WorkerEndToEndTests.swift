@@ -31,6 +31,38 @@ struct WorkerEndToEndTests {
     }
   }
 
+  @Test("Tasks whose payloads together pass a frame are leased over several answers, none lost")
+  func largePayloads() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        // 12 × 600 KiB ready before the worker asks: one answer with all of them would be
+        // 7 MB, over the 4 MiB frame (the worker would drop the connection and the tasks would
+        // wait out their leases, then run again as attempt 2).
+        let payload = Data((0..<600 * 1024).map { UInt8(truncatingIfNeeded: $0) })
+        let ids = try await (0..<12).asyncMap { _ in
+          try await client.enqueue(type: "large", payload: payload).id
+        }
+        var configuration = TaskwireWorker.Configuration(connection: workerConfiguration)
+        configuration.maxConcurrentTasks = 64
+        try await withWorker(configuration) { worker in
+          worker.register(type: "large") { task, context in
+            #expect(task.payload == payload)
+            #expect(context.attempt == 1)
+            return TaskResult()
+          }
+        } _: { _ in
+          for id in ids {
+            let finished = try await client.waitForCompletion(of: id)
+            #expect(finished.state == .succeeded)
+            #expect(finished.attempt == 1)
+          }
+        }
+      }
+    }
+  }
+
   @Test("A watcher sees the handler's progress")
   func progressIsWatched() async throws {
     try await withTestServer { server in

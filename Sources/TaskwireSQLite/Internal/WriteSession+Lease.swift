@@ -109,7 +109,11 @@ extension WriteSession {
     }
     var grants: [LeaseGrant] = []
     grants.reserveCapacity(Swift.min(max, candidates.count))
+    // The answer must fit in a frame: tasks in order until the next would pass the budget.
+    var bytes = 0
     for candidate in candidates.prefix(max) {
+      bytes += candidate.payload.count + candidate.metadata.count + 256
+      if !grants.isEmpty, bytes > policy.maxLeaseBytes { break }
       grants.append(try grant(candidate, workerID: workerID, nowMs: nowMs))
     }
     return grants

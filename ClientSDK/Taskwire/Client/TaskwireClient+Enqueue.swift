@@ -35,16 +35,13 @@ extension TaskwireClient {
     contentType: String = "",
     options: TaskOptions = TaskOptions()
   ) async throws -> Enqueued {
-    var request = Taskwire_V1_SubmitRequest()
-    request.task = options.spec(type: type, payload: payload, contentType: contentType)
-    request.brief = true
-    let answer = try await self.call(
-      .submitRequest(request),
-      idempotent: options.idempotencyKey != nil
+    let response = try await self.submitCall(
+      type: type,
+      payload: payload,
+      contentType: contentType,
+      options: options,
+      brief: true
     )
-    guard case .submitResponse(let response) = answer else {
-      throw unexpectedAnswer(answer, expected: "submit_response")
-    }
     return Enqueued(response.task, existing: response.existing)
   }
 
@@ -67,21 +64,8 @@ extension TaskwireClient {
   /// Submits many tasks atomically, as ``submitBatch(_:)`` does, with brief answers, in item
   /// order.
   public func enqueueBatch(_ items: [BatchItem]) async throws -> [Enqueued] {
-    var request = Taskwire_V1_SubmitBatchRequest()
-    request.tasks = items.map {
-      $0.options.spec(type: $0.type, payload: $0.payload, contentType: $0.contentType)
-    }
-    request.brief = true
-    let idempotent = !items.isEmpty && items.allSatisfy { $0.options.idempotencyKey != nil }
-    let answer = try await self.call(.submitBatchRequest(request), idempotent: idempotent)
-    guard case .submitBatchResponse(let response) = answer else {
-      throw unexpectedAnswer(answer, expected: "submit_batch_response")
-    }
-    return try response.results.map { result in
-      if result.hasStatus, result.status.code != .ok {
-        throw TaskwireError(result.status)
-      }
-      return Enqueued(result.task, existing: result.existing)
+    try await self.submitBatchCall(items, brief: true).map { result in
+      Enqueued(result.task, existing: result.existing)
     }
   }
 }

@@ -62,8 +62,27 @@ extension TaskwireClient {
     contentType: String = "",
     options: TaskOptions = TaskOptions()
   ) async throws -> Submission {
+    let response = try await self.submitCall(
+      type: type,
+      payload: payload,
+      contentType: contentType,
+      options: options,
+      brief: false
+    )
+    return Submission(task: TaskSnapshot(response.task), existing: response.existing)
+  }
+
+  /// One submit call (``submit(type:payload:contentType:options:)``, ``enqueue(type:payload:contentType:options:)``).
+  func submitCall(
+    type: String,
+    payload: Data,
+    contentType: String,
+    options: TaskOptions,
+    brief: Bool
+  ) async throws -> Taskwire_V1_SubmitResponse {
     var request = Taskwire_V1_SubmitRequest()
     request.task = options.spec(type: type, payload: payload, contentType: contentType)
+    request.brief = brief
     let answer = try await self.call(
       .submitRequest(request),
       idempotent: options.idempotencyKey != nil
@@ -71,7 +90,7 @@ extension TaskwireClient {
     guard case .submitResponse(let response) = answer else {
       throw unexpectedAnswer(answer, expected: "submit_response")
     }
-    return Submission(task: TaskSnapshot(response.task), existing: response.existing)
+    return response
   }
 
   /// Submits a typed task: `input` travels as JSON (`application/json`).
@@ -99,21 +118,30 @@ extension TaskwireClient {
   ///
   /// Retried automatically on UNAVAILABLE only when every item has an idempotency key.
   public func submitBatch(_ items: [BatchItem]) async throws -> [Submission] {
+    try await self.submitBatchCall(items, brief: false).map { result in
+      Submission(task: TaskSnapshot(result.task), existing: result.existing)
+    }
+  }
+
+  /// One batch call (``submitBatch(_:)``, ``enqueueBatch(_:)``): its results, in item order;
+  /// throws the first item's error if any was refused.
+  func submitBatchCall(_ items: [BatchItem], brief: Bool) async throws
+    -> [Taskwire_V1_SubmitResult]
+  {
     var request = Taskwire_V1_SubmitBatchRequest()
     request.tasks = items.map {
       $0.options.spec(type: $0.type, payload: $0.payload, contentType: $0.contentType)
     }
+    request.brief = brief
     let idempotent = !items.isEmpty && items.allSatisfy { $0.options.idempotencyKey != nil }
     let answer = try await self.call(.submitBatchRequest(request), idempotent: idempotent)
     guard case .submitBatchResponse(let response) = answer else {
       throw unexpectedAnswer(answer, expected: "submit_batch_response")
     }
-    return try response.results.map { result in
-      if result.hasStatus, result.status.code != .ok {
-        throw TaskwireError(result.status)
-      }
-      return Submission(task: TaskSnapshot(result.task), existing: result.existing)
+    for result in response.results where result.hasStatus && result.status.code != .ok {
+      throw TaskwireError(result.status)
     }
+    return response.results
   }
 
   /// The complete task, with payload, result and history. Idempotent: retried on UNAVAILABLE.

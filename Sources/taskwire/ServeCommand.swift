@@ -200,6 +200,15 @@ struct ServeCommand: AsyncParsableCommand {
         "store must be sqlite (PostgreSQL arrives in a later release), got \(resolved.store)"
       )
     }
+    // A get answers a task's payload and result in one frame; a lease, at least one payload.
+    let payloadRoom = (resolved.maxFrameBytes - 65_536) / 2
+    guard resolved.maxPayloadBytes > 0, resolved.maxPayloadBytes <= payloadRoom else {
+      throw ValidationError(
+        "max-payload-bytes (\(resolved.maxPayloadBytes)) must be positive and leave room for a "
+          + "task's payload and result in one frame: at most (max-frame-bytes - 65536) / 2 = "
+          + "\(payloadRoom) with max-frame-bytes \(resolved.maxFrameBytes)"
+      )
+    }
     guard (resolved.tlsCert == nil) == (resolved.tlsKey == nil) else {
       throw ValidationError("--tls-cert and --tls-key go together")
     }

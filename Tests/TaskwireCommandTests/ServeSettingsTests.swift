@@ -54,6 +54,23 @@ struct ServeSettingsTests {
     #expect(resolved.durability == "relaxed")
   }
 
+  @Test("A payload limit that leaves no room for payload and result in one frame is refused")
+  func payloadFitsFrame() throws {
+    do {
+      _ = try ServeCommand.parse(["--max-frame-bytes", "1048576"]).resolve(environment: [:])
+      Issue.record("expected a validation error")
+    } catch {
+      // Parsing validates (ArgumentParser wraps the ValidationError).
+      let message = String(describing: error)
+      #expect(message.contains("max-payload-bytes (1048576)"))
+      #expect(message.contains("at most (max-frame-bytes - 65536) / 2 = 491520"))
+    }
+    let resolved = try ServeCommand.parse([
+      "--max-frame-bytes", "1048576", "--max-payload-bytes", "491520",
+    ]).resolve(environment: [:])
+    #expect(resolved.maxPayloadBytes == 491_520)
+  }
+
   @Test("Bad values are one clear error naming where they came from")
   func badValues() throws {
     #expect(throws: (any Error).self) {

@@ -20,4 +20,11 @@ if [[ "$unmarked" != 0 || "$marked" == 0 ]]; then
   echo "and commit the result" >&2
   exit 1
 fi
+# ... and makes the frame's body an indirect enum.
+if ! grep -q '^  package nonisolated indirect enum OneOf_Body: ' \
+  Sources/TaskwireProto/Generated/taskwire_v1_frame.pb.swift; then
+  echo "generated protobuf code was not made by .ci/generate-proto.sh: Frame.OneOf_Body is" >&2
+  echo "not indirect; run .ci/generate-proto.sh and commit the result" >&2
+  exit 1
+fi
 echo "generated protobuf code is current ($have)"

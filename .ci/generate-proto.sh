@@ -37,5 +37,12 @@ protoc -I Proto \
 for file in "$out"/*.pb.swift; do
   sed -i '/^  fileprivate class _StorageClass {/,/^    private init() {}/ s/^    var _/    @exclusivity(unchecked) var _/' "$file"
 done
+# A frame's body is an indirect enum: one pointer instead of 193 bytes inline (the largest case,
+# WatchEvent, held in place). Every move or copy of a Frame — into an async function's context,
+# through a continuation, out of a oneof in traverse and decode — copied those bytes through the
+# enum's value witnesses (memmove, tag lookups and per-case retains were ~15% of the SDK client's
+# CPU on tiny calls). Boxed, a copy is one retain. See docs/benchmarks.md, item 35.
+sed -i 's/^  package nonisolated enum OneOf_Body: /  package nonisolated indirect enum OneOf_Body: /' \
+  "$out"/taskwire_v1_frame.pb.swift
 .ci/proto-hash.sh > "$out/PROTO_SHA256"
 echo "generated $(ls "$out"/*.pb.swift | wc -l) files; $(cat "$out/PROTO_SHA256")"

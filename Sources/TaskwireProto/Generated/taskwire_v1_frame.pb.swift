@@ -563,7 +563,7 @@ package nonisolated struct Taskwire_V1_Frame: Sendable {
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  package nonisolated enum OneOf_Body: Equatable, Sendable {
+  package nonisolated indirect enum OneOf_Body: Equatable, Sendable {
     /// Connection (2-19)
     case hello(Taskwire_V1_Hello)
     case helloReply(Taskwire_V1_HelloReply)

@@ -32,6 +32,22 @@ struct BenchCommand: AsyncParsableCommand {
   var only = "submit,rpc,drain,latency,watch,memory,store"
   @Option(help: "Worker counts of the drain benchmark, comma-separated.")
   var drainWorkers = "1,4,16"
+  @Option(help: "Submit modes of the submit benchmark, comma-separated: single,batch.")
+  var submitModes = "single,batch"
+  @Option(help: "Connection counts of the submit benchmark, comma-separated.")
+  var submitClients = "1,16"
+  @Option(
+    help: ArgumentHelp(
+      "A perf stat control FIFO (CTL or CTL,ACK) to enable around each figure's measured window.",
+      discussion: """
+        Repeatable. The bench writes `enable` where a figure's CPU window starts and `disable` \
+        where it ends, so `perf stat --delay=-1 --control fifo:CTL,ACK` counts only those \
+        windows (Benchmarks/count-allocations.sh counts malloc calls per task this way).
+        """,
+      valueName: "ctl[,ack]"
+    )
+  )
+  var perfControl: [String] = []
   @Option(help: "Offered rate for the latency benchmark, tasks/s.") var rate = 1_000
   @Option(help: "Pending tasks for the memory figure.") var memoryTasks = 1_000_000
   @Option(help: "Idle TLS connections for the memory figure.") var idleConnections = 10_000
@@ -61,11 +77,22 @@ struct BenchCommand: AsyncParsableCommand {
     let workload = Workload(
       configuration: target.configuration,
       payload: payload,
-      server: target.pid
+      server: target.pid,
+      perfControls: try self.perfControl.map(PerfControl.init(argument:))
     )
+    let modes = Set(self.submitModes.split(separator: ",").map(String.init))
+    guard modes.isSubset(of: ["single", "batch"]) else {
+      throw ValidationError("--submit-modes takes single and batch")
+    }
+    let submitClients = self.submitClients.split(separator: ",").compactMap { Int($0) }
+      .filter { $0 > 0 }
+    guard !submitClients.isEmpty else {
+      throw ValidationError("--submit-clients needs positive counts, such as 1,16")
+    }
 
     if selected.contains("submit") {
-      for (clients, inflight) in [(1, 64), (16, 64)] {
+      for clients in submitClients where modes.contains("single") {
+        let inflight = 64
         emit(
           try await workload.repeatRuns(
             self.runs,
@@ -85,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
         )
       }
       let batch = workload.batchSize(preferred: 100)
-      for clients in [1, 16] {
+      for clients in submitClients where modes.contains("batch") {
         emit(
           try await workload.repeatRuns(
             self.runs,
@@ -129,7 +156,8 @@ struct BenchCommand: AsyncParsableCommand {
             self.runs,
             "drain",
             ["workers": "\(workers)", "durability": self.durability],
-            unit: "tps"
+            unit: "tps",
+            setupFirst: true
           ) { window in
             try await workload.drain(total: self.tasks, workers: workers, window: window)
           }

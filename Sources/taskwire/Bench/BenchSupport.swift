@@ -92,31 +92,68 @@ func cpuSeconds(pid: Int32) -> Double {
 /// CPU time of the bench's server and of this process since the window (re)started.
 final class CPUWindow: Sendable {
   private let server: Int32?
+  private let perfControls: [PerfControl]
   private let start: Mutex<(server: Double, client: Double)>
 
-  init(server: Int32?) {
+  /// `setupFirst`: the figure calls ``restart()`` once its setup is done; the perf controls are
+  /// enabled only then (perf cannot take back what it counted during the setup).
+  init(server: Int32?, perfControls: [PerfControl] = [], setupFirst: Bool = false) {
     self.server = server
+    self.perfControls = perfControls
     self.start = Mutex((0, 0))
-    self.restart()
-  }
-
-  /// Starts the window again now (a figure whose setup, such as submitting the tasks a drain
-  /// then takes, should not count).
-  func restart() {
+    if !setupFirst { for control in self.perfControls { control.send("enable") } }
     let now = self.now()
     self.start.withLock { $0 = now }
   }
 
-  /// CPU seconds since the start: the server's (`nil` when the bench did not start it) and this
-  /// process's.
-  func elapsed() -> (server: Double?, client: Double) {
+  /// Starts the window again now, after a figure's setup (such as submitting the tasks a drain
+  /// then takes), which should not count.
+  func restart() {
+    for control in self.perfControls { control.send("enable") }
     let now = self.now()
+    self.start.withLock { $0 = now }
+  }
+
+  /// Ends the window: CPU seconds since its start, the server's (`nil` when the bench did not
+  /// start it) and this process's.
+  func end() -> (server: Double?, client: Double) {
+    let now = self.now()
+    for control in self.perfControls { control.send("disable") }
     let start = self.start.withLock { $0 }
     return (self.server.map { _ in now.server - start.server }, now.client - start.client)
   }
 
   private func now() -> (server: Double, client: Double) {
     (self.server.map(cpuSeconds) ?? 0, cpuSeconds(pid: getpid()))
+  }
+}
+
+/// A `perf stat --control fifo:CTL[,ACK]` pair: `enable` and `disable` written to CTL, each
+/// awaited on ACK when given, so counting starts before the window's first operation.
+struct PerfControl: Sendable {
+  let control: Int32
+  let ack: Int32?
+
+  init(argument: String) throws {
+    let paths = argument.split(separator: ",", maxSplits: 1).map(String.init)
+    guard let first = paths.first else { throw BenchError("--perf-control needs a FIFO path") }
+    self.control = open(first, O_WRONLY)
+    guard self.control >= 0 else { throw BenchError("cannot open \(first): errno \(errno)") }
+    if paths.count == 2 {
+      let ack = open(paths[1], O_RDONLY)
+      guard ack >= 0 else { throw BenchError("cannot open \(paths[1]): errno \(errno)") }
+      self.ack = ack
+    } else {
+      self.ack = nil
+    }
+  }
+
+  func send(_ command: String) {
+    let line = Array((command + "\n").utf8)
+    _ = line.withUnsafeBytes { write(self.control, $0.baseAddress, $0.count) }
+    guard let ack = self.ack else { return }
+    var reply = [UInt8](repeating: 0, count: 16)
+    _ = reply.withUnsafeMutableBytes { read(ack, $0.baseAddress, $0.count) }
   }
 }
 

@@ -8,24 +8,32 @@ struct Workload: Sendable {
   let configuration: TaskwireClient.Configuration
   let payload: Data
   let server: Int32?
+  /// `perf stat` control FIFOs told `enable` and `disable` around each measured window.
+  var perfControls: [PerfControl] = []
 
   /// Runs `body` `runs` times; `body` returns (operations, seconds). Each figure also gets the
   /// CPU time per operation of the server (when the bench started it) and of this process (the
-  /// SDK clients and workers), from the run's start or from where `body` restarts its window.
+  /// SDK clients and workers), from the run's start or, with `setupFirst`, from where `body`
+  /// restarts its window.
   func repeatRuns(
     _ runs: Int,
     _ name: String,
     _ labels: KeyValuePairs<String, String>,
     unit: String,
+    setupFirst: Bool = false,
     _ body: (CPUWindow) async throws -> (operations: Int, seconds: Double)
   ) async throws -> Figure {
     var values: [Double] = []
     var serverCPU: [Double] = []
     var clientCPU: [Double] = []
     for _ in 0..<max(1, runs) {
-      let window = CPUWindow(server: self.server)
+      let window = CPUWindow(
+        server: self.server,
+        perfControls: self.perfControls,
+        setupFirst: setupFirst
+      )
       let (operations, seconds) = try await body(window)
-      let (server, client) = window.elapsed()
+      let (server, client) = window.end()
       values.append(Double(operations) / seconds)
       guard operations > 0 else { continue }
       if let server { serverCPU.append(server / Double(operations) * 1e6) }

@@ -28,7 +28,7 @@ extension ClientConnection {
         Taskwire_V1_Status
       )
     }
-    let delivery: Delivery = self.state.withLock { state in
+    let delivery: Delivery = self.withState { state in
       guard let slot = state.calls[frame.callID] else { return .none }
       switch slot {
       case .unary(let continuation):
@@ -89,7 +89,7 @@ extension ClientConnection {
   private func receivedConnectionFrame(_ frame: Taskwire_V1_Frame) {
     switch frame.body {
     case .helloReply(let reply)?:
-      let continuation: CheckedContinuation<Handshake, any Error>? = self.state.withLock { state in
+      let continuation: CheckedContinuation<Handshake, any Error>? = self.withState { state in
         guard case .handshaking(let continuation?) = state.phase else { return nil }
         state.phase = .ready
         state.queue.setLimit(announced: reply.limits.maxConcurrentCalls)
@@ -106,7 +106,7 @@ extension ClientConnection {
       )
     case .error(let status)?:
       let error = TaskwireError(status)
-      let continuation: CheckedContinuation<Handshake, any Error>? = self.state.withLock { state in
+      let continuation: CheckedContinuation<Handshake, any Error>? = self.withState { state in
         state.connectionError = error
         if case .handshaking(let continuation?) = state.phase {
           state.phase = .closed(error)
@@ -119,7 +119,7 @@ extension ClientConnection {
     case .ping(let ping)?:
       var pong = Taskwire_V1_Frame()
       pong.pong.nonce = ping.nonce
-      self.state.withLock { state in
+      self.withState { state in
         if (try? state.outbound.writeFrame(pong)) != nil {
           self.scheduleFlush(&state)
         }
@@ -127,7 +127,7 @@ extension ClientConnection {
     case .goAway?:
       // Calls in flight finish; calls still waiting for a slot fail as new calls would (the
       // server takes no new calls now).
-      let (waiters, queued, error) = self.state.withLock { state in
+      let (waiters, queued, error) = self.withState { state in
         if case .ready = state.phase { state.phase = .goingAway }
         let (queued, woken) = state.queue.removeAll()
         return (self.markUnusable(&state) + woken, queued, Self.unusableError(state))
@@ -149,7 +149,7 @@ extension ClientConnection {
       (
         [Slot], CheckedContinuation<Handshake, any Error>?, [CheckedContinuation<Void, Never>],
         TaskwireError
-      ) = self.state.withLock { state in
+      ) = self.withState { state in
         var message = "the connection closed"
         if let connectionError = state.connectionError {
           message += " after a connection error (\(connectionError))"
@@ -168,7 +168,7 @@ extension ClientConnection {
         return (calls, hello, self.markUnusable(&state) + woken + lagging, error)
       }
     if let hello {
-      let connectionError = self.state.withLock { $0.connectionError }
+      let connectionError = self.withState { $0.connectionError }
       hello.resume(throwing: connectionError ?? error)
     }
     for slot in calls { slot.fail(error) }
@@ -177,7 +177,7 @@ extension ClientConnection {
 
   /// Counts a stream cut for lag and wakes the tests waiting for that many.
   private func countLaggingStream() {
-    let woken = self.state.withLock { state in
+    let woken = self.withState { state in
       state.laggingStreams += 1
       let count = state.laggingStreams
       let woken = state.laggingWaiters.filter { $0.count <= count }.map(\.continuation)

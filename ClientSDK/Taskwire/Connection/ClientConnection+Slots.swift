@@ -68,7 +68,7 @@ extension ClientConnection {
   func scheduleFlush(_ state: inout State) {
     guard !state.flushScheduled else { return }
     state.flushScheduled = true
-    self.channel.eventLoop.execute { self.flush() }
+    state.flushToSchedule = true
   }
 
   func closeIfIdle(_ state: inout State) {
@@ -107,7 +107,7 @@ extension ClientConnection {
 
   /// Writes everything gathered since the last flush in one write and one flush.
   func flush() {
-    let buffer: ByteBuffer? = self.state.withLock { state in
+    let buffer: ByteBuffer? = self.withState { state in
       state.flushScheduled = false
       guard state.outbound.readableBytes > 0 else { return nil }
       let buffer = state.outbound

@@ -23,11 +23,13 @@ package final class ClientConnection: Sendable {
 
   struct State {
     var phase: Phase = .handshaking(nil)
-    var nextCallID: UInt64 = 1
     var calls: [UInt64: Slot] = [:]
     var queue = CallQueue<Queued>()
     var outbound: ByteBuffer
     var flushScheduled = false
+    /// Set by ``scheduleFlush(_:)`` under the lock; ``withState(_:)`` schedules the flush once
+    /// the lock is released (never an event-loop hand-off, with its wake-up, while holding it).
+    var flushToSchedule = false
     var wroteSinceLastPing = false
     var pingNonce: UInt64 = 0
     var closeWhenIdle = false
@@ -46,6 +48,7 @@ package final class ClientConnection: Sendable {
 
   package let channel: any Channel
   let state: Mutex<State>
+  private let nextCallID = Atomic<UInt64>(1)
   let pushHandler: (@Sendable (Push) -> Void)?
   /// Events a watch stream may hold before it is cut and resumed (bounds client memory); a
   /// watch by id holds at least one per id, so its first snapshots always arrive whole.
@@ -69,7 +72,7 @@ package final class ClientConnection: Sendable {
     var frame = Taskwire_V1_Frame()
     frame.hello = hello
     return try await withCheckedThrowingContinuation { continuation in
-      let error: (any Error)? = self.state.withLock { state in
+      let error: (any Error)? = self.withState { state in
         switch state.phase {
         case .handshaking(nil):
           do {
@@ -94,7 +97,7 @@ package final class ClientConnection: Sendable {
 
   /// Whether new calls may start on this connection.
   package var isUsable: Bool {
-    self.state.withLock { state in
+    self.withState { state in
       if case .ready = state.phase { return !state.closeWhenIdle }
       return false
     }
@@ -102,10 +105,23 @@ package final class ClientConnection: Sendable {
 
   /// A fresh call id, for callers that need to know it before the call starts.
   package func reserveCallID() -> UInt64 {
-    self.state.withLock { state in
-      defer { state.nextCallID &+= 1 }
-      return state.nextCallID
+    self.nextCallID.wrappingAdd(1, ordering: .relaxed).oldValue
+  }
+
+  /// Runs `body` under the connection's lock, then schedules the flush it asked for.
+  func withState<Result: Sendable, Failure: Error>(
+    _ body: (inout State) throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    var flush = false
+    let result = try self.state.withLock { (state) throws(Failure) -> Result in
+      defer {
+        flush = state.flushToSchedule
+        state.flushToSchedule = false
+      }
+      return try body(&state)
     }
+    if flush { self.channel.eventLoop.execute { self.flush() } }
+    return result
   }
 
   /// One unary call: sends `body` and returns the answer's body, or throws the error status.
@@ -128,7 +144,7 @@ package final class ClientConnection: Sendable {
         try await withCheckedThrowingContinuation {
           (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
           let started: Result<[CheckedContinuation<Void, Never>], TaskwireError> =
-            self.state.withLock { state in
+            self.withState { state in
               if Task.isCancelled || state.cancelledBeforeStart.remove(id) != nil {
                 return .failure(.callCancelled)
               }
@@ -179,7 +195,7 @@ package final class ClientConnection: Sendable {
       throwing: (any Error).self,
       bufferingPolicy: .bufferingOldest(bufferLimit)
     )
-    let woken = try self.state.withLock { state in
+    let woken = try self.withState { state in
       guard case .ready = state.phase, !state.closeWhenIdle else {
         throw Self.unusableError(state)
       }
@@ -197,7 +213,7 @@ package final class ClientConnection: Sendable {
   /// `error` (its slot stays taken until the server's `stream_end`); a unary call keeps waiting
   /// for its answer. A call still waiting for a slot leaves the queue unsent and fails at once.
   package func cancelCall(_ id: UInt64, error: TaskwireError = .callCancelled) {
-    let finished: Slot? = self.state.withLock { state in
+    let finished: Slot? = self.withState { state in
       if let queued = state.queue.remove(id) { return queued.slot }
       guard let slot = state.calls[id] else { return nil }
       if case .cancelledStream = slot { return nil }
@@ -220,7 +236,7 @@ package final class ClientConnection: Sendable {
   /// in flight as ``cancelCall(_:error:)`` does; one not started yet fails with cancelled as it
   /// starts. (An id cancelled after its call ended stays marked; callers cancel at most once.)
   package func cancelReservedCall(_ id: UInt64) {
-    let started = self.state.withLock { state in
+    let started = self.withState { state in
       if state.calls[id] != nil || state.queue.contains(id) { return true }
       state.cancelledBeforeStart.insert(id)
       return false
@@ -231,7 +247,7 @@ package final class ClientConnection: Sendable {
   /// Sends a ping unless something was written since the last check (keeps the server's idle
   /// timer from closing a quiet connection).
   package func pingIfIdle() {
-    self.state.withLock { state in
+    self.withState { state in
       guard case .ready = state.phase else { return }
       if state.wroteSinceLastPing {
         state.wroteSinceLastPing = false
@@ -249,7 +265,7 @@ package final class ClientConnection: Sendable {
   /// Stops new calls; closes the channel once the unary calls in flight have their answers.
   /// Open streams end with UNAVAILABLE when it closes.
   package func closeWhenIdle() {
-    self.state.withLock { state in
+    self.withState { state in
       state.closeWhenIdle = true
       self.closeIfIdle(&state)
     }
@@ -263,7 +279,7 @@ package final class ClientConnection: Sendable {
   /// Returns once the connection can take no new calls (go-away, connection error or close).
   package func waitUntilUnusable() async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let ready = self.state.withLock { state in
+      let ready = self.withState { state in
         if state.unusable { return true }
         state.unusableWaiters.append(continuation)
         return false
@@ -275,7 +291,7 @@ package final class ClientConnection: Sendable {
   /// Returns once at least `count` calls wait for a slot, or the connection closed (for tests).
   package func waitForQueuedCalls(_ count: Int) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let registered = self.state.withLock { state in
+      let registered = self.withState { state in
         if case .closed = state.phase { return false }
         return state.queue.wait(forCount: count, continuation)
       }
@@ -287,7 +303,7 @@ package final class ClientConnection: Sendable {
   /// consumer fell behind, or the connection closed (for tests).
   package func waitForLaggingStreams(_ count: Int) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-      let now = self.state.withLock { state in
+      let now = self.withState { state in
         if case .closed = state.phase { return true }
         if state.laggingStreams >= count { return true }
         state.laggingWaiters.append((count, continuation))

@@ -120,7 +120,7 @@ extension ClientConnection {
       var pong = Taskwire_V1_Frame()
       pong.pong.nonce = ping.nonce
       self.withState { state in
-        if (try? state.outbound.writeFrame(pong)) != nil {
+        if (try? state.outbound.append(pong)) != nil {
           self.scheduleFlush(&state)
         }
       }

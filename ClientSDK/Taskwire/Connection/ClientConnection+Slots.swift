@@ -16,7 +16,7 @@ extension ClientConnection {
     _ state: inout State
   ) -> [CheckedContinuation<Void, Never>] {
     if state.queue.admitsNow(inFlight: state.calls.count) {
-      state.outbound.writeImmutableBuffer(request)
+      state.outbound.append(request)
       state.calls[id] = slot
       self.scheduleFlush(&state)
       return []
@@ -57,7 +57,7 @@ extension ClientConnection {
     state.calls[id] = nil
     if case .ready = state.phase {
       while let next = state.queue.next(inFlight: state.calls.count) {
-        state.outbound.writeImmutableBuffer(next.element.request)
+        state.outbound.append(next.element.request)
         state.calls[next.id] = next.element.slot
         self.scheduleFlush(&state)
       }
@@ -107,16 +107,14 @@ extension ClientConnection {
 
   /// Writes everything gathered since the last flush in one write and one flush.
   func flush() {
-    let buffer: ByteBuffer? = self.withState { state in
+    let buffers: [ByteBuffer] = self.withState { state in
       state.flushScheduled = false
-      guard state.outbound.readableBytes > 0 else { return nil }
-      let buffer = state.outbound
-      state.outbound = self.channel.allocator.buffer(capacity: 0)
+      guard !state.outbound.isEmpty else { return [] }
       state.wroteSinceLastPing = true
-      return buffer
+      return state.outbound.take()
     }
-    if let buffer {
-      self.channel.writeAndFlush(buffer, promise: nil)
-    }
+    guard !buffers.isEmpty else { return }
+    for buffer in buffers { self.channel.write(buffer, promise: nil) }
+    self.channel.flush()
   }
 }

@@ -5,9 +5,9 @@ import TaskwireWire
 
 /// One authenticated connection: multiplexes calls by call id over one channel.
 ///
-/// Callers on any thread register their call and append its encoded frame to one outbound
-/// buffer under a lock; the first frame of an event-loop tick schedules one write and one flush
-/// for everything gathered meanwhile. The channel handler routes answers back to waiting
+/// Callers on any thread register their call and append its encoded frame to the ``Outbound``
+/// under a lock; the first frame of an event-loop tick schedules one flush for everything
+/// gathered meanwhile. The channel handler routes answers back to waiting
 /// continuations (unary calls) or stream continuations (watches) without any actor hop.
 ///
 /// At most the server's `max_concurrent_calls` calls are in flight, as the server counts them:
@@ -25,7 +25,7 @@ package final class ClientConnection: Sendable {
     var phase: Phase = .handshaking(nil)
     var calls: [UInt64: Slot] = [:]
     var queue = CallQueue<Queued>()
-    var outbound: ByteBuffer
+    var outbound: Outbound
     var flushScheduled = false
     /// Set by ``scheduleFlush(_:)`` under the lock; ``withState(_:)`` schedules the flush once
     /// the lock is released (never an event-loop hand-off, with its wake-up, while holding it).
@@ -62,7 +62,7 @@ package final class ClientConnection: Sendable {
     self.channel = channel
     self.streamBufferLimit = streamBufferLimit
     self.pushHandler = pushHandler
-    self.state = Mutex(State(outbound: channel.allocator.buffer(capacity: 0)))
+    self.state = Mutex(State(outbound: Outbound(allocator: channel.allocator)))
   }
 
   // MARK: - Handshake
@@ -76,7 +76,7 @@ package final class ClientConnection: Sendable {
         switch state.phase {
         case .handshaking(nil):
           do {
-            try state.outbound.writeFrame(frame)
+            try state.outbound.append(frame)
           } catch {
             return TaskwireError(code: .internal, message: "cannot encode the hello: \(error)")
           }
@@ -220,7 +220,7 @@ package final class ClientConnection: Sendable {
       var frame = Taskwire_V1_Frame()
       frame.callID = id
       frame.cancelCall = Taskwire_V1_CancelCall()
-      if (try? state.outbound.writeFrame(frame)) != nil {
+      if (try? state.outbound.append(frame)) != nil {
         self.scheduleFlush(&state)
       }
       if case .stream = slot {
@@ -256,7 +256,7 @@ package final class ClientConnection: Sendable {
       state.pingNonce &+= 1
       var frame = Taskwire_V1_Frame()
       frame.ping.nonce = state.pingNonce
-      if (try? state.outbound.writeFrame(frame)) != nil {
+      if (try? state.outbound.append(frame)) != nil {
         self.scheduleFlush(&state)
       }
     }

@@ -206,6 +206,18 @@ final class SQLiteStatement {
       )
     }
   }
+  /// Binds `bytes` without copying them (`SQLITE_STATIC`): the caller steps and resets the
+  /// statement before `bytes` go out of scope (a payload is then read straight from the `Data`
+  /// it was decoded into).
+  func bind(_ i: Int32, borrowing bytes: UnsafeRawBufferPointer) {
+    sqlite3_bind_blob(
+      raw,
+      i + 1,
+      bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+      Int32(bytes.count),
+      nil
+    )
+  }
   func bind(_ i: Int32, bytes value: [UInt8]) {
     value.withUnsafeBytes { bytes in
       _ = sqlite3_bind_blob(

@@ -221,9 +221,15 @@ extension WriteSession {
       s.reset()
     }
     if external {
-      // Its payload, written once here: state changes rewrite only the (small) task row.
-      try db.run("INSERT INTO task_payloads(rid, payload) VALUES (last_insert_rowid(), ?)") {
-        $0.bind(0, task.payload)
+      // Its payload, written once here: state changes rewrite only the (small) task row. Bound
+      // in place, not copied: it is reset before the bytes' scope ends.
+      let s = try db.statement(
+        "INSERT INTO task_payloads(rid, payload) VALUES (last_insert_rowid(), ?)"
+      )
+      try task.payload.withUnsafeBytes { bytes in
+        defer { s.reset() }
+        s.bind(0, borrowing: bytes)
+        _ = try s.step()
       }
     }
     if let fingerprint {

@@ -12,6 +12,14 @@ static inline int taskwire_sqlite3_lookaside(sqlite3 *db, int size, int count) {
   return sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, (void *)0, size, count);
 }
 
+/// Turns on the query planner stability guarantee for connection `db`: a statement's plan
+/// never depends on the values bound to it. Without it, a statement with `LIMIT ?` is marked
+/// for re-preparing by every `sqlite3_clear_bindings`, so the writer re-parsed and re-planned
+/// its lease query on every lease.
+static inline int taskwire_sqlite3_stable_plans(sqlite3 *db) {
+  return sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_QPSG, 1, (int *)0);
+}
+
 #if defined(__linux__)
 #include <sys/random.h>
 

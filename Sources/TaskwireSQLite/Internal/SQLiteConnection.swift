@@ -25,7 +25,12 @@ final class SQLiteConnection {
   /// Process-wide SQLite settings, applied once before the first connection opens.
   private static let configured: Bool = taskwire_sqlite3_disable_memstatus() == SQLITE_OK
 
-  init(path: String, readOnly: Bool, vfs: String?) throws(SQLiteError) {
+  /// - Parameter stablePlans: plans that never depend on bound values (SQLite's query planner
+  ///   stability guarantee). The writer's statements need no value-dependent plan (each names
+  ///   its index or reads by key), and without it every statement with `LIMIT ?` is re-parsed
+  ///   and re-planned on each use: clearing its bindings marks it expired. Readers keep
+  ///   value-dependent plans (a listing's `state = ?` may match a partial index).
+  init(path: String, readOnly: Bool, vfs: String?, stablePlans: Bool = false) throws(SQLiteError) {
     _ = Self.configured
     var db: OpaquePointer?
     let flags =
@@ -41,6 +46,7 @@ final class SQLiteConnection {
     // The writer runs many small statements per task: room for their small allocations. (A
     // no-op in builds with SQLITE_OMIT_LOOKASIDE, such as Debian's libsqlite3; ours has it.)
     _ = taskwire_sqlite3_lookaside(db, 1_200, readOnly ? 128 : 1_024)
+    if stablePlans { _ = taskwire_sqlite3_stable_plans(db) }
     sqlite3_extended_result_codes(db, 1)
     sqlite3_busy_timeout(db, 10_000)
   }

@@ -57,7 +57,8 @@ final class WriterContext {
       let db = try SQLiteConnection(
         path: configuration.path,
         readOnly: false,
-        vfs: configuration.testing.vfs
+        vfs: configuration.testing.vfs,
+        stablePlans: true
       )
       do throws(SQLiteError) {
         try db.execute("PRAGMA journal_mode = WAL")

@@ -35,7 +35,9 @@ figures=(
   "drain|drain 16 workers|--only drain --drain-workers 16"
   "rpc|rpc health 16x64|--only rpc"
 )
-printf '%s per operation (task-clock: CPU µs)\n%-20s %14s %14s\n' "$event" figure server/op client/op
+unit=""
+[ "$event" = task-clock ] && unit=" (CPU µs)"
+printf '%s per operation%s\n%-20s %14s %14s\n' "$event" "$unit" figure server/op client/op
 for figure in "${figures[@]}"; do
   key=${figure%%|*}
   rest=${figure#*|}

@@ -4,9 +4,9 @@ import TaskwireProto
 import TaskwireWire
 
 extension TaskwireWorker {
-  /// Takes a leased task on: registers it and starts its handler at once, or, when it cannot
-  /// run (the worker is stopping, or no handler takes its type), returns what to report
-  /// instead. ``execute(_:refusal:)`` then follows it to its end.
+  /// Takes a leased task on: registers it and its handler, or, when it cannot run (the worker
+  /// is stopping, or no handler takes its type), returns what to report instead.
+  /// ``execute(_:refusal:)`` then runs the handler and follows the task to its end.
   func launch(_ task: LeasedTask) -> (RunningTask, refusal: Outcome?) {
     let running = RunningTask(task: task)
     self.state.register(running)
@@ -28,7 +28,8 @@ extension TaskwireWorker {
     return (running, nil)
   }
 
-  /// Waits for a launched task's handler and reports the outcome (or reports `refusal`).
+  /// Runs a launched task's handler in the calling task and reports the outcome (or reports
+  /// `refusal`).
   func execute(_ running: RunningTask, refusal: Outcome?) async {
     let task = running.task
     defer {
@@ -39,53 +40,50 @@ extension TaskwireWorker {
       await self.report(running, refusal)
       return
     }
-    guard let result = await running.result() else { return }
+    guard let (result, cancelledByStop) = await running.run() else { return }
     self.timers.remove(running)
 
-    if Task.isCancelled {
+    if Task.isCancelled, !cancelledByStop {
       // Aborted (the worker's task was cancelled): report nothing; the lease expires.
       if self.logger.logLevel <= .debug {
         running.logger(from: self.logger).debug("worker aborted; dropping the task")
       }
       return
     }
+    let outcome: Outcome
     switch (running.stopReason, result) {
     case (.leaseLost?, _):
       running.logger(from: self.logger).info("lease lost; the result is dropped")
+      return
     case (_, .success(let value)):
       // A completion wins even over a cancel request.
-      await self.report(running, .complete(value))
+      outcome = .complete(value)
     case (.cancelRequested?, .failure):
-      await self.report(running, .cancelAck)
+      outcome = .cancelAck
     case (.shutdown?, .failure):
-      await self.report(running, .release)
+      outcome = .release
     case (.executionTimeout?, .failure):
-      await self.report(
-        running,
-        .fail(
-          message: "execution timeout of \(task.executionTimeout ?? .zero) exceeded",
-          permanent: false,
-          retryAfter: nil
-        )
+      outcome = .fail(
+        message: "execution timeout of \(task.executionTimeout ?? .zero) exceeded",
+        permanent: false,
+        retryAfter: nil
       )
     case (nil, .failure(let error)):
       switch error {
       case let error as NonRetryableError:
-        await self.report(
-          running,
-          .fail(message: error.message, permanent: true, retryAfter: nil)
-        )
+        outcome = .fail(message: error.message, permanent: true, retryAfter: nil)
       case let error as RetryLaterError:
-        await self.report(
-          running,
-          .fail(message: error.message, permanent: false, retryAfter: error.delay)
-        )
+        outcome = .fail(message: error.message, permanent: false, retryAfter: error.delay)
       default:
-        await self.report(
-          running,
-          .fail(message: String(describing: error), permanent: false, retryAfter: nil)
-        )
+        outcome = .fail(message: String(describing: error), permanent: false, retryAfter: nil)
       }
+    }
+    if cancelledByStop {
+      // The stop cancelled this task to stop the handler; a cancelled task's call would be
+      // cancelled too, so the outcome goes from a fresh one (only on this rare path).
+      await Task { await self.report(running, outcome) }.value
+    } else {
+      await self.report(running, outcome)
     }
   }
 

@@ -140,8 +140,9 @@ public final class TaskwireWorker: Service, Sendable {
         await self.timers.run { running in try? await self.heartbeat(running, progress: nil) }
       }
       await withDiscardingTaskGroup { handlers in
-        // The lease loop runs here, in the group's own task, and starts each handler as its
-        // answer arrives: no hand-off to another task between the lease and the handler.
+        // The lease loop runs here, in the group's own task, and starts each task's executor
+        // as its answer arrives; the handler runs in that executor's task (one Swift task per
+        // leased task).
         var failures = 0
         while let tasks = await self.lease(types: types, failures: &failures) {
           for task in tasks {

@@ -13,13 +13,29 @@ enum StopReason: Sendable, Hashable {
   case shutdown
 }
 
-/// One handler in flight: its lease, why (if at all) it was told to stop, and the Swift task
-/// that runs the handler, which a stop cancels.
+/// One handler in flight: its lease, why (if at all) it was told to stop, and the handler,
+/// which runs in its executor's Swift task (``run()``) and which a stop cancels.
+///
+/// The handler has no Swift task of its own: a task per leased task costs an allocation too
+/// large for malloc's per-thread cache, a scheduling and an await. A stop cancels the
+/// executor's task instead, through the handle ``run()`` keeps while the handler runs (the task
+/// is alive then); the executor then reports from a fresh task, since a cancelled one cannot.
 final class RunningTask: Sendable {
   private struct State {
     var reason: StopReason?
-    var handler: Task<TaskResult, any Error>?
+    var body: (@Sendable () async throws -> TaskResult)?
+    /// The executor's task while it runs the handler, and only then.
+    var executor: ExecutorTask?
+    /// Whether a stop cancelled the executor's task (its cancellation is then ours, not an
+    /// abort of the whole worker).
+    var cancelledByStop = false
     var logger: Logger?
+  }
+
+  /// The executor's task, held only while it runs the handler, when it is certain to be alive:
+  /// ``run()`` clears it under the same lock before the handler's phase ends.
+  private struct ExecutorTask: @unchecked Sendable {
+    let task: UnsafeCurrentTask
   }
 
   let task: LeasedTask
@@ -34,38 +50,55 @@ final class RunningTask: Sendable {
     self.state.withLock { $0.reason }
   }
 
-  /// Asks the handler to stop (its Swift task is cancelled); only the first reason counts.
+  /// Asks the handler to stop (its executor's task is cancelled while it runs, or it starts
+  /// cancelled); only the first reason counts.
   func stop(_ reason: StopReason) {
-    let handler = self.state.withLock { state -> Task<TaskResult, any Error>? in
-      guard state.reason == nil else { return nil }
+    self.state.withLock { state in
+      guard state.reason == nil else { return }
       state.reason = reason
-      return state.handler
+      if let executor = state.executor {
+        state.cancelledByStop = true
+        // Under the lock: `run()` cannot leave the handler's phase (and its task end) meanwhile.
+        // Cancelling runs the handler's cancellation handlers here; none of the SDK's calls
+        // back into this lock.
+        executor.task.cancel()
+      }
     }
-    handler?.cancel()
   }
 
-  /// Starts `body` as the handler's Swift task at once. A ``stop(_:)``, before or during the
-  /// run, cancels that task.
+  /// Registers the handler, to run when the executor calls ``run()``.
   func start(_ body: @escaping @Sendable () async throws -> TaskResult) {
-    // Its own task, not the executor's, so that a stop cancels the handler alone (the executor
-    // still reports the outcome, which needs an uncancelled task); and started here, by the lease
-    // loop, so the handler does not wait for its executor task to be scheduled first.
-    let handler = Task(operation: body)
-    let stopped = self.state.withLock { state in
-      state.handler = handler
-      return state.reason != nil
-    }
-    if stopped { handler.cancel() }
+    self.state.withLock { $0.body = body }
   }
 
-  /// How the handler ended, or `nil` when none was started. Cancelling the caller cancels it.
-  func result() async -> Result<TaskResult, any Error>? {
-    guard let handler = self.state.withLock({ $0.handler }) else { return nil }
-    return await withTaskCancellationHandler {
-      await handler.result
-    } onCancel: {
-      handler.cancel()
+  /// Runs the handler in the calling task and returns how it ended, and whether a stop
+  /// cancelled the calling task; `nil` when none was registered. A stop before the start
+  /// starts it cancelled.
+  func run() async -> (result: Result<TaskResult, any Error>, cancelledByStop: Bool)? {
+    let body = withUnsafeCurrentTask { current in
+      self.state.withLock { state -> (@Sendable () async throws -> TaskResult)? in
+        guard let body = state.body, let current else { return state.body }
+        state.executor = ExecutorTask(task: current)
+        if state.reason != nil {
+          state.cancelledByStop = true
+          current.cancel()
+        }
+        return body
+      }
     }
+    guard let body else { return nil }
+    let result: Result<TaskResult, any Error>
+    do {
+      result = .success(try await body())
+    } catch {
+      result = .failure(error)
+    }
+    let cancelledByStop = self.state.withLock { state in
+      state.executor = nil
+      state.body = nil
+      return state.cancelledByStop
+    }
+    return (result, cancelledByStop)
   }
 
   /// `base` with the task's id and attempt in its metadata, made on first use.

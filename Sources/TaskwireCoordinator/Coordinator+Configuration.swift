@@ -8,7 +8,7 @@ extension Coordinator {
     public var defaults: DefaultsTable
     /// Largest payload or result: 1 MiB.
     public var maxPayloadBytes: Int = 1024 * 1024
-    /// Tasks in one submit batch: 1,000.
+    /// Tasks in one submit batch, or completions in one complete batch: 1,000.
     public var maxBatchSize: Int = 1_000
     /// Tasks one lease call may take: 256.
     public var maxLeaseTasks: Int = 256

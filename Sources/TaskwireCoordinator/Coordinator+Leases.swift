@@ -168,6 +168,25 @@ extension Coordinator {
     return outcome
   }
 
+  /// A worker's `CompleteBatchRequest`: at least one item and at most `maxBatchSize` (the limit
+  /// submit batches have), then each item stands alone as in ``complete(_:worker:)``.
+  public func completeBatch(_ items: [Completion], worker: WorkerIdentity) async throws(CallError)
+    -> [CallError?]
+  {
+    guard !items.isEmpty else {
+      throw CallError(.invalidArgument, "a batch needs at least one completion")
+    }
+    guard items.count <= self.configuration.maxBatchSize else {
+      throw .limit(
+        "max_batch",
+        limit: self.configuration.maxBatchSize,
+        observed: items.count,
+        what: "completions in one batch"
+      )
+    }
+    return try await self.complete(items, worker: worker)
+  }
+
   /// Completes leased tasks; each item stands alone.
   public func complete(_ items: [Completion], worker: WorkerIdentity) async throws(CallError)
     -> [CallError?]

@@ -260,7 +260,7 @@ final class CallRouter: Sendable {
       return .completeResponse(.init())
 
     case .completeBatchRequest(let request):
-      let results = try await coordinator.complete(
+      let results = try await coordinator.completeBatch(
         request.items.map(Completion.init),
         worker: worker
       )

@@ -29,7 +29,10 @@ struct RoleTableTests {
     ("lease", .leaseRequest(.with { $0.queues = ["none"] }), [.worker, .admin]),
     ("heartbeat", .heartbeatRequest(.with { $0.taskID = "x" }), [.worker, .admin]),
     ("complete", .completeRequest(.with { $0.taskID = "x" }), [.worker, .admin]),
-    ("complete_batch", .completeBatchRequest(.init()), [.worker, .admin]),
+    (
+      "complete_batch", .completeBatchRequest(.with { $0.items = [.with { $0.taskID = "x" }] }),
+      [.worker, .admin]
+    ),
     ("fail", .failRequest(.with { $0.taskID = "x" }), [.worker, .admin]),
     ("release", .releaseRequest(.with { $0.taskID = "x" }), [.worker, .admin]),
     ("cancel_ack", .cancelAckRequest(.with { $0.taskID = "x" }), [.worker, .admin]),

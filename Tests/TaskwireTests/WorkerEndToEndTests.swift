@@ -63,6 +63,41 @@ struct WorkerEndToEndTests {
     }
   }
 
+  @Test("Handlers that finish together: their completions share frames, each result on its task")
+  func completionsFinishingTogether() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        let count = 48
+        let ids = try await (0..<count).asyncMap { index in
+          try await client.enqueue(type: "together", payload: Data("in-\(index)".utf8)).id
+        }
+        // Every handler waits until all have started, then all return at once: the first
+        // completion goes out alone, the rest finish while it is on the wire and batch up.
+        let started = Counter()
+        var configuration = TaskwireWorker.Configuration(connection: workerConfiguration)
+        configuration.maxConcurrentTasks = count
+        try await withWorker(configuration) { worker in
+          worker.register(type: "together") { task, _ in
+            started.increment()
+            await started.wait(for: count)
+            let input = String(decoding: task.payload, as: UTF8.self)
+            return TaskResult(Data("out-\(input)".utf8), contentType: "text/plain")
+          }
+        } _: { _ in
+          for (index, id) in ids.enumerated() {
+            let finished = try await client.waitForCompletion(of: id)
+            #expect(finished.state == .succeeded)
+            #expect(finished.attempt == 1)
+            #expect(finished.result == Data("out-in-\(index)".utf8))
+            #expect(finished.resultContentType == "text/plain")
+          }
+        }
+      }
+    }
+  }
+
   @Test("A watcher sees the handler's progress")
   func progressIsWatched() async throws {
     try await withTestServer { server in

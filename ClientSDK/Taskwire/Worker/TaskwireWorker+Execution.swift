@@ -146,7 +146,8 @@ extension TaskwireWorker {
   }
 
   /// Sends the outcome, retrying through reconnects (complete and fail are safe to repeat with
-  /// the same token) for up to the lease duration or 30 s, whichever is longer.
+  /// the same token) for up to the lease duration or 30 s, whichever is longer. Completions go
+  /// through the worker's ``CompletionBatcher``.
   func report(_ running: RunningTask, _ outcome: Outcome) async {
     let task = running.task
     let body: Taskwire_V1_Frame.OneOf_Body
@@ -157,7 +158,11 @@ extension TaskwireWorker {
       request.leaseToken = task.leaseToken
       request.result = result.payload
       request.contentType = result.contentType
-      body = .completeRequest(request)
+      let error = await self.completions.complete(request) { items in
+        await self.sendCompletions(items, leaseDuration: task.leaseDuration)
+      }
+      self.logReport(running, outcome, error)
+      return
     case .fail(let message, let permanent, let retryAfter):
       var request = Taskwire_V1_FailRequest()
       request.taskID = task.id.rawValue
@@ -178,19 +183,67 @@ extension TaskwireWorker {
       request.leaseToken = task.leaseToken
       body = .releaseRequest(request)
     }
-    let deadline = ContinuousClock.now + max(task.leaseDuration, .seconds(30))
+    let answer = await self.deliver(body, leaseDuration: task.leaseDuration)
+    switch answer {
+    case .success: self.logReport(running, outcome, nil)
+    case .failure(let error): self.logReport(running, outcome, error)
+    }
+  }
+
+  /// Sends a batch of completions: one alone as a `CompleteRequest`, more as one
+  /// `CompleteBatchRequest`. Returns each item's error (`nil`: accepted). A refusal of the whole
+  /// batch (a limit) is answered by sending each item on its own, so each gets its own answer.
+  func sendCompletions(
+    _ items: [Taskwire_V1_CompleteRequest],
+    leaseDuration: Duration
+  ) async -> [TaskwireError?] {
+    if items.count == 1 {
+      switch await self.deliver(.completeRequest(items[0]), leaseDuration: leaseDuration) {
+      case .success: return [nil]
+      case .failure(let error): return [error]
+      }
+    }
+    var request = Taskwire_V1_CompleteBatchRequest()
+    request.items = items
+    switch await self.deliver(.completeBatchRequest(request), leaseDuration: leaseDuration) {
+    case .success(.completeBatchResponse(let response)):
+      guard response.results.count == items.count else {
+        let error = TaskwireError(
+          code: .internal,
+          message:
+            "complete_batch_response has \(response.results.count) results for \(items.count)"
+        )
+        return Array(repeating: error, count: items.count)
+      }
+      return response.results.map { $0.code == .ok ? nil : TaskwireError($0) }
+    case .success(let answer):
+      let error = unexpectedAnswer(answer, expected: "complete_batch_response")
+      return Array(repeating: error, count: items.count)
+    case .failure(let error)
+    where error.code == .resourceExhausted || error.code == .invalidArgument:
+      var answers: [TaskwireError?] = []
+      answers.reserveCapacity(items.count)
+      for item in items {
+        answers.append(contentsOf: await self.sendCompletions([item], leaseDuration: leaseDuration))
+      }
+      return answers
+    case .failure(let error):
+      return Array(repeating: error, count: items.count)
+    }
+  }
+
+  /// One call of an outcome, retried on UNAVAILABLE through reconnects until the lease duration
+  /// or 30 s (whichever is longer) has passed.
+  private func deliver(
+    _ body: Taskwire_V1_Frame.OneOf_Body,
+    leaseDuration: Duration
+  ) async -> Result<Taskwire_V1_Frame.OneOf_Body, TaskwireError> {
+    let deadline = ContinuousClock.now + max(leaseDuration, .seconds(30))
     var attempt = 0
     while true {
       do {
         let connection = try await self.connection.connection()
-        _ = try await connection.unary(body)
-        if self.logger.logLevel <= .debug {
-          running.logger(from: self.logger).debug(
-            "task reported",
-            metadata: ["outcome": "\(outcome.name)"]
-          )
-        }
-        return
+        return .success(try await connection.unary(body))
       } catch let error as TaskwireError
         where error.code == .unavailable && ContinuousClock.now < deadline
       {
@@ -202,13 +255,25 @@ extension TaskwireWorker {
         try? await Task.sleep(
           for: machine.delay(forRound: min(attempt - 1, 30), random: Double.random(in: 0...1))
         )
+      } catch let error as TaskwireError {
+        return .failure(error)
       } catch {
-        running.logger(from: self.logger).warning(
-          "could not report the task's outcome",
-          metadata: ["outcome": "\(outcome.name)", "error": "\(error)"]
-        )
-        return
+        return .failure(TaskwireError(code: .internal, message: "\(error)"))
       }
+    }
+  }
+
+  private func logReport(_ running: RunningTask, _ outcome: Outcome, _ error: TaskwireError?) {
+    if let error {
+      running.logger(from: self.logger).warning(
+        "could not report the task's outcome",
+        metadata: ["outcome": "\(outcome.name)", "error": "\(error)"]
+      )
+    } else if self.logger.logLevel <= .debug {
+      running.logger(from: self.logger).debug(
+        "task reported",
+        metadata: ["outcome": "\(outcome.name)"]
+      )
     }
   }
 }

@@ -37,6 +37,8 @@ public final class TaskwireWorker: Service, Sendable {
   let connection: ManagedConnection
   let state: WorkerState
   let timers = HandlerTimers()
+  /// Completions in flight and those waiting for the next batch.
+  let completions = CompletionBatcher()
   private let handlers = Mutex<[String: RawHandler]>([:])
 
   /// Creates a worker; register handlers, then ``run()`` it.

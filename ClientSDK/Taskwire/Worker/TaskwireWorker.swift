@@ -21,6 +21,8 @@ import TaskwireWire
 ///   attempt (retried by the task's policy), ``NonRetryableError`` fails it for good, and
 ///   ``RetryLaterError`` retries after its delay.
 /// - Heartbeats go out every third of the lease duration while a handler runs.
+/// - Completions that finish while another is on the wire go together in one
+///   `CompleteBatchRequest`; each task's slot frees once its own item is acknowledged.
 /// - The handler's Swift task is cancelled when a cancel is requested (the worker then
 ///   acknowledges it and the task ends `CANCELLED`), when its execution timeout passes (the
 ///   attempt fails), or when the lease is lost (its result is dropped: another worker owns it).

@@ -173,18 +173,24 @@ extension Coordinator {
   public func completeBatch(_ items: [Completion], worker: WorkerIdentity) async throws(CallError)
     -> [CallError?]
   {
-    guard !items.isEmpty else {
-      throw CallError(.invalidArgument, "a batch needs at least one completion")
+    try self.checkBatch(count: items.count, of: "completions")
+    return try await self.complete(items, worker: worker)
+  }
+
+  /// A batch's size limits, shared by submit and complete batches: at least one item
+  /// (`INVALID_ARGUMENT`) and at most `maxBatchSize` (`RESOURCE_EXHAUSTED`, `max_batch`).
+  func checkBatch(count: Int, of what: String) throws(CallError) {
+    guard count > 0 else {
+      throw CallError(.invalidArgument, "a batch of \(what) needs at least one")
     }
-    guard items.count <= self.configuration.maxBatchSize else {
+    guard count <= self.configuration.maxBatchSize else {
       throw .limit(
         "max_batch",
         limit: self.configuration.maxBatchSize,
-        observed: items.count,
-        what: "completions in one batch"
+        observed: count,
+        what: "\(what) in one batch"
       )
     }
-    return try await self.complete(items, worker: worker)
   }
 
   /// Completes leased tasks; each item stands alone.

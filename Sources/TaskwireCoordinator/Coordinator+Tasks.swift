@@ -16,17 +16,7 @@ extension Coordinator {
   public func submit(_ specs: [SubmitSpec], createdBy: String) async throws(CallError)
     -> [SubmitResult]
   {
-    guard !specs.isEmpty else {
-      throw CallError(.invalidArgument, "a batch needs at least one task")
-    }
-    guard specs.count <= self.configuration.maxBatchSize else {
-      throw .limit(
-        "max_batch",
-        limit: self.configuration.maxBatchSize,
-        observed: specs.count,
-        what: "tasks in one batch"
-      )
-    }
+    try self.checkBatch(count: specs.count, of: "tasks")
     let now = self.nowMs
     var tasks: [NewTask] = []
     tasks.reserveCapacity(specs.count)

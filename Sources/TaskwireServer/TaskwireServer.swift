@@ -162,7 +162,13 @@ public final class TaskwireServer: Service, Sendable {
               handshakeTimer: timer,
               logger: self.logger
             )
-            connections.addTask { await connection.run() }
+            // The connection's read loop runs on its channel's event loop: a read burst's
+            // frames reach it, and its calls reach the store, with no thread hand-off.
+            connections.addTask(
+              executorPreference: EventLoopTaskExecutor(channel.channel.eventLoop)
+            ) {
+              await connection.run()
+            }
           }
         }
       }

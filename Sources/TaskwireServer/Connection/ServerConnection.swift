@@ -20,6 +20,12 @@ struct CallContext: Sendable {
 ///
 /// A single task per connection reads batches of frames; each call runs in a child task of the
 /// connection's task group (a long poll or a watch must not hold up the calls behind it).
+///
+/// The connection's task runs on its channel's event loop (``EventLoopTaskExecutor``), and so do
+/// the children that only wait for the store (submits, completions, long polls): a read burst
+/// reaches the read loop, and the store's answer reaches the socket, without a hand-off to the
+/// cooperative pool and back. Short calls and watches run on the pool: a large list answer or a
+/// watch's fan-out must not hold up every connection on the loop.
 struct ServerConnection {
   let channel: NIOAsyncChannel<FrameBatch, ByteBuffer>
   let router: CallRouter
@@ -40,7 +46,6 @@ struct ServerConnection {
         guard let context = await self.handshake(hello, writer: writer) else { return }
         self.handshakeTimer.cancel()
         let calls = CallTable(maxConcurrentCalls: self.limits.maxConcurrentCalls)
-        let loop = EventLoopTaskExecutor(rawChannel.eventLoop)
         self.registry.authenticated(
           rawChannel,
           tokenID: context.principal.tokenID,
@@ -61,7 +66,6 @@ struct ServerConnection {
                 context: context,
                 calls: calls,
                 writer: writer,
-                loop: loop,
                 group: &group
               )
               guard keepGoing, let next = try await iterator.next() else { break }
@@ -142,7 +146,6 @@ struct ServerConnection {
     context: CallContext,
     calls: CallTable,
     writer: FrameWriter,
-    loop: EventLoopTaskExecutor,
     group: inout ThrowingDiscardingTaskGroup<any Error>
   ) async -> Bool {
     // Answers made here (errors, pongs) are written by this loop itself: while the peer does not
@@ -252,7 +255,7 @@ struct ServerConnection {
         continue
       }
       if case .watchRequest(let request) = body {
-        group.addTask {
+        group.addTask(executorPreference: globalConcurrentExecutor) {
           let end = await router.watch(request, context: context, cancellation: cancellation) {
             events in await writer.write(events.map { .answer(id, .watchEvent($0)) })
           }
@@ -264,9 +267,9 @@ struct ServerConnection {
         // A long poll ends its wait when cancel_call or shutdown fires its cancellation. Tasks it
         // was granted go out even then (the worker must learn it holds them); otherwise a
         // cancelled poll answers with the cancellation's status. It runs on the connection's
-        // event loop, so the store's answer goes from its writer thread to the socket in one
-        // hand-off.
-        group.addTask(executorPreference: loop) {
+        // event loop (as the connection's task does), so the store's answer goes from its writer
+        // thread to the socket in one hand-off.
+        group.addTask {
           let work = await router.unary(body, context: context, interrupt: cancellation)
           let answer =
             cancellation.hasFired && !work.grantsTasks ? .error(cancellation.status.proto) : work
@@ -276,8 +279,8 @@ struct ServerConnection {
         }
       } else {
         // A short call runs to its answer: cancel_call may not cut it short (docs/protocol.md
-        // 6.5), so it needs no race and no extra tasks.
-        group.addTask {
+        // 6.5), so it needs no race and no extra tasks. It runs on the pool, off the loop.
+        group.addTask(executorPreference: globalConcurrentExecutor) {
           let answer = await router.unary(body, context: context)
           calls.end(id)
           await writer.write([.answer(id, answer)])
@@ -288,7 +291,7 @@ struct ServerConnection {
     if !submits.isEmpty {
       let router = self.router
       let batch = submits
-      group.addTask(executorPreference: loop) {
+      group.addTask {
         let answers = await router.submitEach(batch.map(\.request), context: context)
         for call in batch { calls.end(call.id) }
         await writer.write(zip(batch, answers).map { .answer($0.id, $1) })
@@ -298,7 +301,7 @@ struct ServerConnection {
     if !completes.isEmpty {
       let router = self.router
       let batch = completes
-      group.addTask(executorPreference: loop) {
+      group.addTask {
         let answers = await router.completeEach(batch.map(\.request), context: context)
         for call in batch { calls.end(call.id) }
         await writer.write(zip(batch, answers).map { .answer($0.id, $1) })

@@ -44,4 +44,6 @@ TASKWIRE_BIN="$BIN" Tests/Interop/run.sh
 
 echo "== bench smoke (small N; prints figures, asserts no speed)"
 "$BIN" bench --tasks 1000 --runs 1 --rate 200 --memory-tasks 10000 --idle-connections 100
+echo "== C load driver smoke (Benchmarks/c-load; small N, every reply checked)"
+TASKWIRE_BIN="$BIN" bash Benchmarks/c-load/run.sh --tasks 2000 --runs 1
 echo "== all tests passed"

@@ -8,6 +8,35 @@ import Testing
 /// own call, in order.
 @Suite("Submit each")
 struct SubmitEachTests {
+  @Test("Limits count per queue when one call's tasks go back and forth between queues")
+  func interleavedQueues() async throws {
+    let policy = StorePolicy(pendingLimits: ["a": 2, "b": 1])
+    try await withStore(policy: policy) { store in
+      _ = try await store.submitOne(task(queue: "a", payload: "earlier"))
+      let outcomes = try await store.submitEach(
+        [
+          task(queue: "a"),  // 0 created: "a" now holds 2
+          task(queue: "b"),  // 1 created: "b" now holds 1
+          task(queue: "a"),  // 2 full
+          task(queue: "b"),  // 3 full
+          task(queue: "default"),  // 4 created
+          task(queue: "b"),  // 5 full
+          task(queue: "a"),  // 6 full
+        ],
+        nowMs: t0 + 10
+      )
+      #expect(outcomes[0].isCreated)
+      #expect(outcomes[1].isCreated)
+      #expect(outcomes[2].error == .queueFull(queue: "a", limit: 2, pending: 2))
+      #expect(outcomes[3].error == .queueFull(queue: "b", limit: 1, pending: 1))
+      #expect(outcomes[4].isCreated)
+      #expect(outcomes[5].error == .queueFull(queue: "b", limit: 1, pending: 1))
+      #expect(outcomes[6].error == .queueFull(queue: "a", limit: 2, pending: 2))
+      #expect(try await store.count(filter: TaskFilter(queues: ["a"])) == 2)
+      #expect(try await store.count(filter: TaskFilter(queues: ["b"])) == 1)
+    }
+  }
+
   @Test("Refused items leave no trace; the others stand; keys and limits apply in order")
   func itemsStandAlone() async throws {
     let policy = StorePolicy(pendingLimits: ["small": 2])

@@ -153,7 +153,8 @@ extension WriteSession {
   /// left to lease. Returns the waits served and their grants, to resolve once the group has
   /// committed (or failed to); drops the waits it finds ended.
   func serveParked(nowMs: Int64) -> [(wait: LeaseWait, grants: [LeaseGrant])] {
-    defer { readied.removeAll(keepingCapacity: true) }
+    // Nothing below readies a queue (its leases move tasks out of PENDING).
+    let readied = takeReadied()
     // Waits the group's submits handed tasks to are served with those, and leave `parked`.
     var served = handOffs.map { (wait: $0.wait, grants: $0.grants) }
     if !handOffs.isEmpty {

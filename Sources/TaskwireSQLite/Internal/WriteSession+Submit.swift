@@ -17,49 +17,69 @@ extension WriteSession {
   func submit(_ tasks: [NewTask], nowMs: Int64, independently: Bool = false) throws
     -> [SubmitOutcome]
   {
+    // Through the buffer, tasks are read in place: an element of the array itself would be
+    // copied (a retain of each of its strings, its payload and its metadata) at every use.
+    try tasks.withUnsafeBufferPointer { tasks in
+      try submit(tasks, nowMs: nowMs, independently: independently)
+    }
+  }
+
+  private func submit(_ tasks: UnsafeBufferPointer<NewTask>, nowMs: Int64, independently: Bool)
+    throws -> [SubmitOutcome]
+  {
     var outcomes = [SubmitOutcome?](repeating: nil, count: tasks.count)
     var firstRejected: Int?
-    var planned: [String: Int] = [:]
     var batchKeys: [KeyRef: (index: Int, fingerprint: [UInt8])] = [:]
     var sameAsEarlier: [Int: Int] = [:]
     var fingerprints = [[UInt8]?](repeating: nil, count: tasks.count)
+    // Room left in each queue, planned tasks taken off; tasks of one call share their queue,
+    // so the last queue's figures are kept at hand instead of hashing its name per task.
+    var room: [String: Int] = [:]
+    var current: (queue: String, room: Int)?
 
     func reject(_ i: Int, _ error: StoreError) {
       outcomes[i] = .rejected(error)
       if firstRejected == nil { firstRejected = i }
     }
 
-    for (i, task) in tasks.enumerated() {
-      if let message = task.validationError() {
+    for i in tasks.indices {
+      if let message = tasks[i].validationError() {
         reject(i, .invalid(message))
         continue
       }
-      if !task.idempotencyKey.isEmpty {
-        let fingerprint = task.fingerprint
+      if !tasks[i].idempotencyKey.isEmpty {
+        let fingerprint = tasks[i].fingerprint
         fingerprints[i] = fingerprint
-        let ref = KeyRef(queue: task.queue, key: task.idempotencyKey)
+        let ref = KeyRef(queue: tasks[i].queue, key: tasks[i].idempotencyKey)
         if let earlier = batchKeys[ref] {
           if earlier.fingerprint == fingerprint {
             sameAsEarlier[i] = earlier.index
           } else {
-            reject(i, .conflict(key: task.idempotencyKey))
+            reject(i, .conflict(key: tasks[i].idempotencyKey))
           }
           continue
         }
-        if let existing = try existingTask(for: task, fingerprint: fingerprint, nowMs: nowMs) {
+        if let existing = try existingTask(for: tasks[i], fingerprint: fingerprint, nowMs: nowMs) {
           outcomes[i] = existing
           if case .rejected = existing, firstRejected == nil { firstRejected = i }
           continue
         }
         batchKeys[ref] = (i, fingerprint)
       }
-      let waiting = (counters(task.queue)?.waiting ?? 0) + planned[task.queue, default: 0]
-      let limit = policy.pendingLimit(for: task.queue)
-      if waiting + 1 > limit {
-        reject(i, .queueFull(queue: task.queue, limit: limit, pending: waiting))
+      let queue = tasks[i].queue
+      if current?.queue != queue {
+        if let current { room[current.queue] = current.room }
+        let left =
+          room[queue]
+          ?? policy.pendingLimit(for: queue) - (counters(queue)?.waiting ?? 0)
+        current = (queue, left)
+      }
+      guard current!.room >= 1 else {
+        let limit = policy.pendingLimit(for: queue)
+        reject(i, .queueFull(queue: queue, limit: limit, pending: limit - current!.room))
         continue
       }
-      planned[task.queue, default: 0] += 1
+      current!.room -= 1
     }
 
     if let firstRejected, !independently {
@@ -72,19 +92,20 @@ extension WriteSession {
     // A task may go straight to a waiting poll only if no later item of this call, ready in the
     // same queue, would be leased before it (a higher priority; ready tasks of one call share
     // their run-at time, and equal ones go in submit order): the poll gets what a lease after
-    // the whole call would get.
+    // the whole call would get. Only while polls are parked: otherwise no task goes to one.
     var leadsLater = [Bool](repeating: false, count: tasks.count)
-    var bestLater: [String: Int32] = [:]
-    for i in tasks.indices.reversed() where outcomes[i] == nil && sameAsEarlier[i] == nil {
-      let task = tasks[i]
-      guard task.runAtMs <= nowMs else { continue }
-      if let best = bestLater[task.queue], best > task.priority { continue }
-      leadsLater[i] = true
-      bestLater[task.queue] = task.priority
+    if !parked.isEmpty {
+      var bestLater: [String: Int32] = [:]
+      for i in tasks.indices.reversed() where outcomes[i] == nil && sameAsEarlier[i] == nil {
+        guard tasks[i].runAtMs <= nowMs else { continue }
+        if let best = bestLater[tasks[i].queue], best > tasks[i].priority { continue }
+        leadsLater[i] = true
+        bestLater[tasks[i].queue] = tasks[i].priority
+      }
     }
-    for (i, task) in tasks.enumerated() where outcomes[i] == nil && sameAsEarlier[i] == nil {
+    for i in tasks.indices where outcomes[i] == nil && sameAsEarlier[i] == nil {
       outcomes[i] = .created(
-        try insert(task, fingerprint: fingerprints[i], mayHandOff: leadsLater[i], nowMs: nowMs)
+        try insert(tasks[i], fingerprint: fingerprints[i], mayHandOff: leadsLater[i], nowMs: nowMs)
       )
     }
     for (i, earlier) in sameAsEarlier {

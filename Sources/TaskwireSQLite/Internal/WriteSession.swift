@@ -43,6 +43,10 @@ final class WriteSession {
 
   private var undo: [Undo] = []
   private var dirtyQueues: Set<String> = []
+  /// The queue last added to ``dirtyQueues`` and to ``readied``, while it is there: tasks of
+  /// one call share their queue, so most moves skip hashing its name into the sets again.
+  private var lastDirty: String?
+  private var lastReadied: String?
 
   /// A long poll parked in the writer: served at the end of a group that made tasks ready in
   /// one of its queues (see ``Writer``).
@@ -62,7 +66,7 @@ final class WriteSession {
   var parkedPurgeAt = 64
   /// Queues where the open group made a task PENDING or resumed leasing (a rolled-back change
   /// may leave a queue here: serving it then finds nothing, which is harmless).
-  var readied: Set<String> = []
+  private(set) var readied: Set<String> = []
 
   /// A parked long poll the open group handed tasks to straight from their submits (see
   /// ``handOffTarget(queue:type:)``), and those grants, in order.
@@ -185,6 +189,7 @@ final class WriteSession {
     parkedInGroup.removeAll(keepingCapacity: true)
     undo.removeAll(keepingCapacity: true)
     dirtyQueues.removeAll(keepingCapacity: true)
+    lastDirty = nil
     committedSequence = lastSequence
     let result = events
     events.removeAll(keepingCapacity: true)
@@ -196,6 +201,7 @@ final class WriteSession {
   func groupFailed() -> [LeaseWait] {
     rollback(to: Mark(undo: 0, events: 0, sequence: committedSequence, handOffs: 0))
     dirtyQueues.removeAll(keepingCapacity: true)
+    lastDirty = nil
     let abandoned = parkedInGroup
     parkedInGroup.removeAll(keepingCapacity: true)
     let ids = Set(abandoned.map(ObjectIdentifier.init))
@@ -207,35 +213,57 @@ final class WriteSession {
 
   func counters(_ queue: String) -> QueueCounters? { queues[queue] }
 
-  private func ensureQueue(_ queue: String) {
-    if queues[queue] == nil {
-      queues[queue] = QueueCounters()
-      undo.append(.created(queue: queue))
-    }
+  /// Where `queue`'s counters are, made (undoably) if it has none yet.
+  private func ensureQueue(_ queue: String) -> Dictionary<String, QueueCounters>.Index {
+    if let index = queues.index(forKey: queue) { return index }
+    queues[queue] = QueueCounters()
+    undo.append(.created(queue: queue))
+    return queues.index(forKey: queue)!
+  }
+
+  private func markDirty(_ queue: String) {
+    guard queue != lastDirty else { return }
+    dirtyQueues.insert(queue)
+    lastDirty = queue
+  }
+
+  /// Records that the open group made a task of `queue` PENDING or resumed its leasing.
+  private func markReadied(_ queue: String) {
+    guard queue != lastReadied else { return }
+    readied.insert(queue)
+    lastReadied = queue
+  }
+
+  /// Takes the queues marked readied (``serveParked(nowMs:)``), leaving none.
+  func takeReadied() -> Set<String> {
+    lastReadied = nil
+    defer { readied.removeAll(keepingCapacity: true) }
+    return readied
   }
 
   /// Counts a task moving from `old` to `new` (`nil`: it did not exist / no longer exists).
   func move(queue: String, from old: TaskState?, to new: TaskState?) {
     guard old != new else { return }
-    ensureQueue(queue)
-    dirtyQueues.insert(queue)
+    // One hash of the name finds the counters; the index stays valid while no key is added.
+    let index = ensureQueue(queue)
+    markDirty(queue)
     if let old {
-      queues[queue]!.counts[old.rawValue] -= 1
+      queues.values[index].counts[old.rawValue] -= 1
       undo.append(.count(queue: queue, state: old.rawValue, delta: -1))
     }
     if let new {
-      queues[queue]!.counts[new.rawValue] += 1
+      queues.values[index].counts[new.rawValue] += 1
       undo.append(.count(queue: queue, state: new.rawValue, delta: 1))
-      if new == .pending { readied.insert(queue) }
+      if new == .pending { markReadied(queue) }
     }
   }
 
   func setPaused(queue: String, paused: Bool) {
-    ensureQueue(queue)
-    dirtyQueues.insert(queue)
-    undo.append(.paused(queue: queue, old: queues[queue]!.paused))
-    queues[queue]!.paused = paused
-    if !paused { readied.insert(queue) }
+    let index = ensureQueue(queue)
+    markDirty(queue)
+    undo.append(.paused(queue: queue, old: queues.values[index].paused))
+    queues.values[index].paused = paused
+    if !paused { markReadied(queue) }
   }
 
   // MARK: Events
@@ -245,8 +273,7 @@ final class WriteSession {
 
   /// Appends an event (its sequence is the next one) and returns its sequence.
   @discardableResult
-  func append(_ event: EventRecord) throws(SQLiteError) -> UInt64 {
-    var event = event
+  func append(_ event: consuming EventRecord) throws(SQLiteError) -> UInt64 {
     lastSequence += 1
     event.sequence = lastSequence
     let s = try db.statement(
@@ -272,7 +299,8 @@ final class WriteSession {
     s.bind(13, event.createdBy)
     _ = try s.step()
     s.reset()
+    let sequence = event.sequence
     events.append(event)
-    return event.sequence
+    return sequence
   }
 }

@@ -152,7 +152,13 @@ public struct TaskRecord: Sendable, Hashable {
   }
 
   /// A record for a task that was just stored from `spec`.
-  public init(id: String, spec: NewTask, state: TaskState, createdMs: Int64, sequence: UInt64) {
+  public init(
+    id: String,
+    spec: borrowing NewTask,
+    state: TaskState,
+    createdMs: Int64,
+    sequence: UInt64
+  ) {
     self.init(
       id: id,
       queue: spec.queue,

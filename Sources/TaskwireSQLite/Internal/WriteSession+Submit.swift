@@ -170,9 +170,12 @@ extension WriteSession {
 
   /// Inserts `task`; when `mayHandOff` and a parked poll waits for it (``handOffTarget``), as
   /// RUNNING for that poll.
-  private func insert(_ task: NewTask, fingerprint: [UInt8]?, mayHandOff: Bool, nowMs: Int64)
-    throws -> TaskRecord
-  {
+  private func insert(
+    _ task: borrowing NewTask,
+    fingerprint: [UInt8]?,
+    mayHandOff: Bool,
+    nowMs: Int64
+  ) throws -> TaskRecord {
     let id = ids.next(nowMs: nowMs).rawValue
     let delayed = task.runAtMs > nowMs
     let state: TaskState = delayed ? .scheduled : .pending

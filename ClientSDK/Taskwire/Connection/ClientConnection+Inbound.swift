@@ -15,7 +15,7 @@ extension ClientConnection {
     enum Delivery {
       case none
       case unary(
-        CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>,
+        UnsafeContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>,
         Taskwire_V1_Frame.OneOf_Body
       )
       case event(

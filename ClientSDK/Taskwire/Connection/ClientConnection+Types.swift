@@ -19,7 +19,7 @@ extension ClientConnection {
   /// Where a call's answer goes.
   enum Slot {
     /// A unary call: resumed with its answer.
-    case unary(CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>)
+    case unary(UnsafeContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>)
     /// A watch: fed its events, finished by its `stream_end`; cut when more than `bufferLimit`
     /// events wait for its consumer.
     case stream(

@@ -141,8 +141,11 @@ package final class ClientConnection: Sendable {
     var refusals = 0
     while true {
       let answer = try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation {
-          (continuation: CheckedContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
+        // Unsafe (unchecked) continuations on the per-call paths: a checked one allocates a
+        // canary object per call. Each is resumed exactly once: by its answer, by the
+        // connection's end (`markUnusable`), or here when the call cannot start.
+        try await withUnsafeThrowingContinuation {
+          (continuation: UnsafeContinuation<Taskwire_V1_Frame.OneOf_Body, any Error>) in
           let started: Result<[CheckedContinuation<Void, Never>], TaskwireError> =
             self.withState { state in
               if Task.isCancelled || state.cancelledBeforeStart.remove(id) != nil {

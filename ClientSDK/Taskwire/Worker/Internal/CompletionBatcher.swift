@@ -28,7 +28,7 @@ final class CompletionBatcher: Sendable {
 
   private struct Waiter {
     let request: Taskwire_V1_CompleteRequest
-    let continuation: CheckedContinuation<Turn, Never>
+    let continuation: UnsafeContinuation<Turn, Never>
   }
 
   private struct State {
@@ -53,7 +53,9 @@ final class CompletionBatcher: Sendable {
     _ request: Taskwire_V1_CompleteRequest,
     send: ([Taskwire_V1_CompleteRequest]) async -> [TaskwireError?]
   ) async -> TaskwireError? {
-    let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+    // Unchecked (no canary allocation per completion); resumed exactly once, by the leader
+    // that answers it or hands it the lead.
+    let turn = await withUnsafeContinuation { (continuation: UnsafeContinuation<Turn, Never>) in
       let (lead, waiting) = self.state.withLock { state in
         state.waiting.append(Waiter(request: request, continuation: continuation))
         if state.sending { return (false, state.waiting.count) }

@@ -5,7 +5,9 @@ final class WorkerState: Sendable {
   private struct State {
     var capacity: Int
     var reserved = 0
-    var slotWaiter: CheckedContinuation<Int, Never>?
+    /// Unchecked (the lease loop waits here once per lease); resumed exactly once, by a freed
+    /// slot, the stop, or cancellation, whichever takes it out of the state first.
+    var slotWaiter: UnsafeContinuation<Int, Never>?
     var running: [TaskID: RunningTask] = [:]
     var emptyWaiters: [CheckedContinuation<Void, Never>] = []
     var stopping = false
@@ -28,7 +30,7 @@ final class WorkerState: Sendable {
   /// stopping.
   func waitForFreeSlots() async -> Int {
     await withTaskCancellationHandler {
-      await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+      await withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
         let free = self.state.withLock { state -> Int? in
           if Task.isCancelled || state.stopping { return 0 }
           let free = state.capacity - state.reserved
@@ -54,7 +56,7 @@ final class WorkerState: Sendable {
 
   /// Gives a slot back.
   func releaseSlot() {
-    let waiter = self.state.withLock { state -> (CheckedContinuation<Int, Never>, Int)? in
+    let waiter = self.state.withLock { state -> (UnsafeContinuation<Int, Never>, Int)? in
       state.reserved -= 1
       guard let waiter = state.slotWaiter else { return nil }
       state.slotWaiter = nil

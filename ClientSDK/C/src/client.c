@@ -12,8 +12,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +114,7 @@ static int tls_setup(tw_client *c, const tw_options *o, const char *host, int64_
   }
   c->ssl = SSL_new(c->ctx);
   if (c->ssl == NULL) return twi_set_status(st, TW_INTERNAL, 1, "SSL_new failed");
-  SSL_set_fd(c->ssl, c->fd);
+  if (twi_ssl_attach_socket(c, st) != 0) return -1;
 
   /* Verify the certificate for the host we connect to: an IP literal or a DNS name. */
   X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
@@ -237,15 +235,8 @@ tw_client *tw_connect(const tw_options *o, tw_status *st) {
 void tw_close(tw_client *c) {
   if (c == NULL) return;
   if (c->ssl) {
-    if (!c->broken) {
-      /* Best effort close_notify; never block on it. */
-      sigset_t pipe_set, old_set;
-      sigemptyset(&pipe_set);
-      sigaddset(&pipe_set, SIGPIPE);
-      pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-      SSL_shutdown(c->ssl);
-      pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-    }
+    /* Best effort close_notify; never block on it (nor raise SIGPIPE: see io.c's write BIO). */
+    if (!c->broken) SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
   }
   if (c->ctx) SSL_CTX_free(c->ctx);

@@ -10,7 +10,9 @@ void tw_frame_reader_init(tw_frame_reader *r, uint32_t max_frame) {
 }
 
 void tw_frame_reader_free(tw_frame_reader *r) {
-  free(r->body);
+  free(r->buf);
+  r->buf = NULL;
+  r->buf_cap = 0;
   r->body = NULL;
   r->body_have = 0;
   r->hdr_have = 0;
@@ -47,37 +49,65 @@ tw_fr_result tw_frame_reader_feed(tw_frame_reader *r, const uint8_t *in, size_t 
         *consumed = used;
         return TW_FR_EMPTY;
       }
-      r->body = malloc(r->declared_len);
-      if (r->body == NULL) {
+      r->body_have = 0;
+    }
+  }
+  size_t avail = in_len - used;
+  if (r->body_have == 0) {
+    /* The whole body is in this input: hand it out where it is, no copy. */
+    if (avail >= r->declared_len) {
+      r->body = in + used;
+      *consumed = used + r->declared_len;
+      r->ready = 1;
+      return TW_FR_FRAME;
+    }
+    if (avail == 0) { /* only the header so far: the next input may hold the whole body */
+      *consumed = used;
+      return TW_FR_NEED_MORE;
+    }
+    if (r->buf_cap < r->declared_len) { /* grow; the old contents are not needed */
+      size_t cap = r->declared_len < 4096 ? 4096 : r->declared_len;
+      free(r->buf);
+      r->buf_cap = 0;
+      r->buf = malloc(cap);
+      if (r->buf == NULL) {
         r->dead = 1;
         *consumed = used;
         return TW_FR_NOMEM;
       }
-      r->body_have = 0;
+      r->buf_cap = cap;
     }
   }
   size_t want = (size_t)r->declared_len - r->body_have;
-  size_t avail = in_len - used;
   size_t n = avail < want ? avail : want;
-  if (n > 0) memcpy(r->body + r->body_have, in + used, n);
+  if (n > 0) memcpy(r->buf + r->body_have, in + used, n);
   r->body_have += n;
   used += n;
   *consumed = used;
   if (r->body_have == r->declared_len) {
+    r->body = r->buf;
     r->ready = 1;
     return TW_FR_FRAME;
   }
   return TW_FR_NEED_MORE;
 }
 
-void tw_frame_reader_take(tw_frame_reader *r, uint8_t **body, uint32_t *len) {
-  *body = r->body;
-  *len = r->declared_len;
+void tw_frame_reader_body(const tw_frame_reader *r, const uint8_t **body, uint32_t *len) {
+  *body = r->ready ? r->body : NULL;
+  *len = r->ready ? r->declared_len : 0;
+}
+
+void tw_frame_reader_next(tw_frame_reader *r) {
   r->body = NULL;
   r->body_have = 0;
   r->hdr_have = 0;
   r->declared_len = 0;
   r->ready = 0;
+  if (r->buf_cap > TW_FR_KEEP_BYTES) { /* a large frame's buffer is not kept for the next */
+    free(r->buf);
+    r->buf = NULL;
+    r->buf_cap = 0;
+  }
 }
 
 uint8_t *tw_frame_encode(const Taskwire__V1__Frame *f, uint32_t max_frame, size_t *out_len) {

@@ -1,21 +1,95 @@
 /*
- * Socket and TLS I/O: writing frames, reading them through the bounded frame reader.
- * See docs/protocol.md for the framing.
+ * Socket and TLS I/O: the socket's BIOs, writing frames, reading them through the bounded frame
+ * reader. See docs/protocol.md for the framing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/socket.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "tw_client.h"
+
+/* ---- the socket's BIOs ----------------------------------------------------------------------- */
+
+/* TLS writes go through this BIO rather than BIO_s_socket: send(2) with MSG_NOSIGNAL, so a peer
+ * that closed gives EPIPE (an error return), never a SIGPIPE, and a write costs no syscall besides
+ * the send. Where there is SO_NOSIGPIPE but no MSG_NOSIGNAL (macOS) the socket gets that instead
+ * (untested there). Reads keep OpenSSL's own socket BIO: SSL_read tells a closed connection from
+ * its end-of-file tracking. */
+#if defined(MSG_NOSIGNAL)
+#define TW_SEND_FLAGS MSG_NOSIGNAL
+#elif defined(SO_NOSIGPIPE)
+#define TW_SEND_FLAGS 0
+#else
+#error "neither MSG_NOSIGNAL nor SO_NOSIGPIPE: a closed peer would raise SIGPIPE"
+#endif
+
+static BIO_METHOD *send_method;
+static pthread_once_t send_method_once = PTHREAD_ONCE_INIT;
+
+/* Same semantics as BIO_s_socket's write: retry flags from the same errno test. */
+static int send_bio_write(BIO *b, const char *buf, int len) {
+  int fd = (int)(intptr_t)BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  ssize_t n = send(fd, buf, (size_t)len, TW_SEND_FLAGS);
+  if (n < 0 && BIO_sock_should_retry(-1)) BIO_set_retry_write(b);
+  return (int)n;
+}
+
+static long send_bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num;
+  switch (cmd) {
+    case BIO_C_GET_FD: { /* SSL_get_wfd */
+      int fd = (int)(intptr_t)BIO_get_data(b);
+      if (ptr != NULL) *(int *)ptr = fd;
+      return fd;
+    }
+    case BIO_CTRL_FLUSH: /* nothing is buffered here */
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+static void send_method_make(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                               "taskwire socket (send, MSG_NOSIGNAL)");
+  if (m == NULL) return;
+  if (BIO_meth_set_write(m, send_bio_write) != 1 || BIO_meth_set_ctrl(m, send_bio_ctrl) != 1) {
+    BIO_meth_free(m);
+    return;
+  }
+  send_method = m; /* made once per process, never freed */
+}
+
+int twi_ssl_attach_socket(tw_client *c, tw_status *st) {
+  pthread_once(&send_method_once, send_method_make);
+#if !defined(MSG_NOSIGNAL)
+  int one = 1;
+  if (setsockopt(c->fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) != 0)
+    return twi_set_status(st, TW_INTERNAL, 1, "setsockopt(SO_NOSIGPIPE): %s", strerror(errno));
+#endif
+  BIO *rb = send_method ? BIO_new_socket(c->fd, BIO_NOCLOSE) : NULL;
+  BIO *wb = send_method ? BIO_new(send_method) : NULL;
+  if (rb == NULL || wb == NULL) {
+    BIO_free(rb);
+    BIO_free(wb);
+    return twi_set_status(st, TW_INTERNAL, 1, "cannot make the socket BIOs");
+  }
+  BIO_set_data(wb, (void *)(intptr_t)c->fd);
+  BIO_set_init(wb, 1);
+  SSL_set_bio(c->ssl, rb, wb); /* the SSL owns both; the fd stays ours (tw_close closes it) */
+  return 0;
+}
 
 /* ---- socket and TLS I/O -------------------------------------------------------------------- */
 
@@ -44,16 +118,9 @@ void twi_mark_broken(tw_client *c) {
   c->broken = 1;
 }
 
-/* Writes all bytes. SIGPIPE is blocked for this thread during the write so a closed peer gives
- * EPIPE instead of killing the process. */
+/* Writes all bytes. The write BIO sends with MSG_NOSIGNAL (see above), so a closed peer is an
+ * error here (EPIPE), never a SIGPIPE. */
 static int io_write_all(tw_client *c, const uint8_t *buf, size_t len, tw_status *st) {
-  sigset_t pipe_set, old_set, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigpending(&pending);
-  int pipe_was_pending = sigismember(&pending, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-
   int rc = 0;
   size_t off = 0;
   int64_t deadline = twi_mono_ms() + TW_WRITE_TIMEOUT_MS;
@@ -83,15 +150,6 @@ static int io_write_all(tw_client *c, const uint8_t *buf, size_t len, tw_status 
     rc = twi_set_status(st, TW_UNAVAILABLE, 1, "connection lost while writing: %s", msg);
     break;
   }
-
-  if (!pipe_was_pending) {
-    sigpending(&pending);
-    if (sigismember(&pending, SIGPIPE)) {
-      struct timespec zero = {0, 0};
-      sigtimedwait(&pipe_set, NULL, &zero);
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_set, NULL);
   if (rc != 0) twi_mark_broken(c);
   else c->last_send_ms = twi_mono_ms();
   return rc;
@@ -159,11 +217,14 @@ int twi_read_frame(tw_client *c, int timeout_ms, Frame **out, tw_status *st) {
                                             c->rbuf_len - c->rbuf_off, &used);
       c->rbuf_off += used;
       if (r == TW_FR_FRAME) {
-        uint8_t *body = NULL;
+        /* The body is borrowed: usually it points into rbuf (the whole frame came in one read),
+         * else into the reader's reused buffer. Decoded before the next read refills rbuf; the
+         * Frame copies what it keeps. */
+        const uint8_t *body = NULL;
         uint32_t len = 0;
-        tw_frame_reader_take(&c->reader, &body, &len);
+        tw_frame_reader_body(&c->reader, &body, &len);
         Frame *f = tw_frame_decode(body, len);
-        free(body);
+        tw_frame_reader_next(&c->reader);
         if (f == NULL) {
           twi_mark_broken(c);
           return twi_set_status(st, TW_INTERNAL, 1, "the server sent %u bytes that are not a Frame", len);

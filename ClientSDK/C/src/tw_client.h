@@ -26,7 +26,7 @@ struct tw_client {
   SSL_CTX *ctx;
   SSL *ssl;
   tw_frame_reader reader;
-  uint8_t rbuf[16384];
+  uint8_t rbuf[16384];        /* what SSL_read gave; the frame reader's bodies may point into it */
   size_t rbuf_off, rbuf_len;
   uint64_t next_call_id;
   uint64_t next_nonce;
@@ -57,6 +57,9 @@ void twi_status_ok(tw_status *st);
 void twi_status_from_proto(tw_status *st, const Taskwire__V1__Status *s);
 
 /* io.c */
+/* Gives c->ssl its BIOs on c->fd: OpenSSL's socket BIO for reading, and for writing one that sends
+ * with MSG_NOSIGNAL (a closed peer is an error return, never a SIGPIPE). -1 with a status. */
+int twi_ssl_attach_socket(tw_client *c, tw_status *st);
 /* OpenSSL's queued error (or errno) as text into `buf`; clears the queue. */
 void twi_ssl_error_text(char *buf, size_t len);
 /* Waits until fd is readable/writable or the timeout runs out. 1 ready, 0 timeout, -1 error. */

@@ -1,7 +1,8 @@
 /*
  * Unit test for the frame reader and codec, fed well-formed and malformed input: oversized
  * declared lengths, zero lengths, truncated frames, garbage bodies, byte-at-a-time and multi-frame
- * buffers, and a few thousand random and mutated inputs. Run under valgrind by `make valgrind`.
+ * buffers, bodies handed out in place or gathered in the reused buffer, and a few thousand random
+ * and mutated inputs. Run under valgrind by `make valgrind`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,14 +70,14 @@ static void test_decode_whole(void) {
   size_t used = 0;
   CHECK(tw_frame_reader_feed(&r, golden, sizeof golden, &used) == TW_FR_FRAME);
   CHECK(used == sizeof golden);
-  uint8_t *body = NULL;
+  const uint8_t *body = NULL;
   uint32_t len = 0;
-  tw_frame_reader_take(&r, &body, &len);
+  tw_frame_reader_body(&r, &body, &len);
   CHECK(len == 35);
   Taskwire__V1__Frame *f = tw_frame_decode(body, len);
   check_golden_hello(f);
   if (f) taskwire__v1__frame__free_unpacked(f, NULL);
-  free(body);
+  tw_frame_reader_next(&r);
   CHECK(!tw_frame_reader_mid_frame(&r));
   tw_frame_reader_free(&r);
 }
@@ -91,13 +92,13 @@ static void test_byte_at_a_time(void) {
     CHECK(res == (i + 1 == sizeof golden ? TW_FR_FRAME : TW_FR_NEED_MORE));
     if (i < sizeof golden - 1) CHECK(tw_frame_reader_mid_frame(&r));
   }
-  uint8_t *body = NULL;
+  const uint8_t *body = NULL;
   uint32_t len = 0;
-  tw_frame_reader_take(&r, &body, &len);
+  tw_frame_reader_body(&r, &body, &len);
   Taskwire__V1__Frame *f = tw_frame_decode(body, len);
   check_golden_hello(f);
   if (f) taskwire__v1__frame__free_unpacked(f, NULL);
-  free(body);
+  tw_frame_reader_next(&r);
   tw_frame_reader_free(&r);
 }
 
@@ -115,13 +116,13 @@ static void test_several_frames_in_one_buffer(void) {
     tw_fr_result res = tw_frame_reader_feed(&r, buf + off, total - off, &used);
     off += used;
     if (res == TW_FR_FRAME) {
-      uint8_t *body = NULL;
+      const uint8_t *body = NULL;
       uint32_t len = 0;
-      tw_frame_reader_take(&r, &body, &len);
+      tw_frame_reader_body(&r, &body, &len);
       Taskwire__V1__Frame *f = tw_frame_decode(body, len);
       check_golden_hello(f);
       if (f) taskwire__v1__frame__free_unpacked(f, NULL);
-      free(body);
+      tw_frame_reader_next(&r);
       frames++;
     } else {
       CHECK(res == TW_FR_NEED_MORE);
@@ -140,7 +141,7 @@ static void test_oversized(void) {
   size_t used = 0;
   CHECK(tw_frame_reader_feed(&r, huge, sizeof huge, &used) == TW_FR_TOO_LARGE);
   CHECK(used == 4);
-  CHECK(r.body == NULL);
+  CHECK(r.buf == NULL);
   CHECK(r.declared_len == 0xffffffffu);
   CHECK(tw_frame_reader_feed(&r, huge, sizeof huge, &used) == TW_FR_DEAD);
   tw_frame_reader_free(&r);
@@ -151,7 +152,7 @@ static void test_oversized(void) {
                      (uint8_t)((limit + 1) >> 8), (uint8_t)(limit + 1)};
   tw_frame_reader_init(&r, limit);
   CHECK(tw_frame_reader_feed(&r, over, 4, &used) == TW_FR_TOO_LARGE);
-  CHECK(r.body == NULL);
+  CHECK(r.buf == NULL);
   tw_frame_reader_free(&r);
   uint8_t at[4] = {(uint8_t)(limit >> 24), (uint8_t)(limit >> 16), (uint8_t)(limit >> 8),
                    (uint8_t)limit};
@@ -217,6 +218,141 @@ static void test_garbage(void) {
   }
 }
 
+/* A body that is whole in one input is not copied: it points into that input, nothing allocated.
+ * That holds too when the header came in an earlier input. */
+static void test_zero_copy(void) {
+  tw_frame_reader r;
+  tw_frame_reader_init(&r, 4u << 20);
+  size_t used = 0;
+  CHECK(tw_frame_reader_feed(&r, golden, sizeof golden, &used) == TW_FR_FRAME);
+  const uint8_t *body = NULL;
+  uint32_t len = 0;
+  tw_frame_reader_body(&r, &body, &len);
+  CHECK(body == golden + 4);
+  CHECK(len == sizeof golden - 4);
+  CHECK(r.buf == NULL);
+  /* Fed again while ready: nothing consumed, the same body. */
+  CHECK(tw_frame_reader_feed(&r, golden, sizeof golden, &used) == TW_FR_FRAME);
+  CHECK(used == 0);
+  const uint8_t *again = NULL;
+  tw_frame_reader_body(&r, &again, &len);
+  CHECK(again == body);
+  tw_frame_reader_next(&r);
+  CHECK(!tw_frame_reader_mid_frame(&r));
+  tw_frame_reader_body(&r, &body, &len);
+  CHECK(body == NULL && len == 0);
+
+  /* Header alone, then the whole body: still no copy. */
+  uint8_t b[sizeof golden];
+  memcpy(b, golden, sizeof b);
+  CHECK(tw_frame_reader_feed(&r, b, 4, &used) == TW_FR_NEED_MORE);
+  CHECK(used == 4);
+  CHECK(tw_frame_reader_mid_frame(&r));
+  CHECK(tw_frame_reader_feed(&r, b + 4, sizeof b - 4, &used) == TW_FR_FRAME);
+  CHECK(used == sizeof b - 4);
+  tw_frame_reader_body(&r, &body, &len);
+  CHECK(body == b + 4);
+  CHECK(r.buf == NULL);
+  Taskwire__V1__Frame *f = tw_frame_decode(body, len);
+  check_golden_hello(f);
+  tw_frame_reader_next(&r);
+  memset(b, 0, sizeof b); /* the Frame points into nothing of the input */
+  check_golden_hello(f);
+  if (f) taskwire__v1__frame__free_unpacked(f, NULL);
+  tw_frame_reader_free(&r);
+}
+
+/* A body that arrives in pieces is gathered in the reader's buffer, which the next frame reuses. */
+static void test_split_reuses_buffer(void) {
+  tw_frame_reader r;
+  tw_frame_reader_init(&r, 4u << 20);
+  uint8_t *first_buf = NULL;
+  for (int round = 0; round < 3; round++) {
+    size_t used = 0;
+    CHECK(tw_frame_reader_feed(&r, golden, 10, &used) == TW_FR_NEED_MORE);
+    CHECK(used == 10);
+    CHECK(tw_frame_reader_feed(&r, golden + 10, sizeof golden - 10, &used) == TW_FR_FRAME);
+    CHECK(used == sizeof golden - 10);
+    const uint8_t *body = NULL;
+    uint32_t len = 0;
+    tw_frame_reader_body(&r, &body, &len);
+    CHECK(body == r.buf);
+    CHECK(len == sizeof golden - 4);
+    if (round == 0) first_buf = r.buf;
+    CHECK(r.buf == first_buf);
+    Taskwire__V1__Frame *f = tw_frame_decode(body, len);
+    check_golden_hello(f);
+    if (f) taskwire__v1__frame__free_unpacked(f, NULL);
+    tw_frame_reader_next(&r);
+    CHECK(r.buf == first_buf); /* small: kept */
+  }
+  tw_frame_reader_free(&r);
+  CHECK(r.buf == NULL);
+}
+
+/* A frame over TW_FR_KEEP_BYTES that arrives in pieces: gathered whole, and its buffer is freed once
+ * the frame is done; a frame at exactly the limit in pieces is accepted. */
+static void test_large_split(void) {
+  size_t payload_len = TW_FR_KEEP_BYTES + 1000;
+  uint8_t *payload = malloc(payload_len);
+  CHECK(payload != NULL);
+  if (payload == NULL) return;
+  for (size_t i = 0; i < payload_len; i++) payload[i] = (uint8_t)(i * 7);
+  Taskwire__V1__TaskSpec spec = TASKWIRE__V1__TASK_SPEC__INIT;
+  spec.type = "big";
+  spec.payload.data = payload;
+  spec.payload.len = payload_len;
+  Taskwire__V1__SubmitRequest req = TASKWIRE__V1__SUBMIT_REQUEST__INIT;
+  req.task = &spec;
+  Taskwire__V1__Frame out = TASKWIRE__V1__FRAME__INIT;
+  out.call_id = 9;
+  out.body_case = TASKWIRE__V1__FRAME__BODY_SUBMIT_REQUEST;
+  out.submit_request = &req;
+  size_t n = 0;
+  uint8_t *enc = tw_frame_encode(&out, 4u << 20, &n);
+  CHECK(enc != NULL);
+  if (enc == NULL) {
+    free(payload);
+    return;
+  }
+  tw_frame_reader r;
+  tw_frame_reader_init(&r, (uint32_t)(n - 4)); /* exactly the limit */
+  size_t off = 0;
+  tw_fr_result res = TW_FR_NEED_MORE;
+  while (off < n && res == TW_FR_NEED_MORE) { /* 16 KiB pieces, like TLS records */
+    size_t chunk = n - off < 16384 ? n - off : 16384;
+    size_t used = 0;
+    res = tw_frame_reader_feed(&r, enc + off, chunk, &used);
+    CHECK(used == chunk);
+    off += used;
+  }
+  CHECK(res == TW_FR_FRAME);
+  CHECK(off == n);
+  const uint8_t *body = NULL;
+  uint32_t len = 0;
+  tw_frame_reader_body(&r, &body, &len);
+  CHECK(body == r.buf);
+  CHECK(len == n - 4);
+  CHECK(r.buf_cap >= len);
+  Taskwire__V1__Frame *f = tw_frame_decode(body, len);
+  CHECK(f != NULL);
+  if (f) {
+    CHECK(f->call_id == 9);
+    CHECK(f->body_case == TASKWIRE__V1__FRAME__BODY_SUBMIT_REQUEST);
+    if (f->body_case == TASKWIRE__V1__FRAME__BODY_SUBMIT_REQUEST) {
+      const Taskwire__V1__TaskSpec *t = f->submit_request->task;
+      CHECK(t && t->payload.len == payload_len && memcmp(t->payload.data, payload, payload_len) == 0);
+    }
+    taskwire__v1__frame__free_unpacked(f, NULL);
+  }
+  tw_frame_reader_next(&r);
+  CHECK(r.buf == NULL); /* not kept */
+  CHECK(r.buf_cap == 0);
+  tw_frame_reader_free(&r);
+  free(enc);
+  free(payload);
+}
+
 /* Random streams in random chunk sizes, and mutated golden frames: whatever happens, the reader and
  * decoder must neither crash, overrun nor leak (valgrind checks the last two). */
 static void test_fuzz(void) {
@@ -243,13 +379,13 @@ static void test_fuzz(void) {
       CHECK(used <= chunk);
       off += used;
       if (res == TW_FR_FRAME) {
-        uint8_t *body = NULL;
+        const uint8_t *body = NULL;
         uint32_t len = 0;
-        tw_frame_reader_take(&r, &body, &len);
+        tw_frame_reader_body(&r, &body, &len);
         CHECK(len > 0 && len <= 256);
         Taskwire__V1__Frame *f = tw_frame_decode(body, len);
         if (f) taskwire__v1__frame__free_unpacked(f, NULL);
-        free(body);
+        tw_frame_reader_next(&r);
       } else if (res != TW_FR_NEED_MORE) {
         break;
       } else {
@@ -277,6 +413,9 @@ int main(void) {
   test_zero_length();
   test_truncated();
   test_garbage();
+  test_zero_copy();
+  test_split_reuses_buffer();
+  test_large_split();
   test_fuzz();
   if (failures) {
     fprintf(stderr, "frame_test: %d check(s) failed\n", failures);

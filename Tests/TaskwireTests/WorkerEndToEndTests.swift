@@ -177,6 +177,50 @@ struct WorkerEndToEndTests {
     }
   }
 
+  @Test("After a cancel stops a handler, the worker's next task runs in a task not cancelled")
+  func nextTaskAfterCancel() async throws {
+    try await withTestServer { server in
+      let clientConfiguration = try await server.clientConfiguration(role: .client)
+      let workerConfiguration = try await server.clientConfiguration(role: .worker)
+      let started = Latch()
+      var configuration = TaskwireWorker.Configuration(connection: workerConfiguration)
+      // One slot: the task after the cancelled one cannot run beside it, only after it.
+      configuration.maxConcurrentTasks = 1
+      try await withTaskwireClient(configuration: clientConfiguration) { client in
+        try await withWorker(configuration) { worker in
+          worker.register(Sleepy.self) { input, _ in
+            if input.label == "next" {
+              return .init(label: Task.isCancelled ? "ran cancelled" : "ran")
+            }
+            started.open()
+            try await Task.sleep(for: .seconds(3600))
+            return .init(label: "never")
+          }
+        } _: { _ in
+          var options = TaskOptions()
+          options.leaseDuration = .seconds(60)
+          let first = try await client.submit(
+            Sleepy.self,
+            input: .init(label: "c"),
+            options: options
+          )
+          await started.wait()
+          try await client.cancel(first.id, reason: "test")
+          do {
+            _ = try await client.result(of: first)
+            Issue.record("expected a TaskFailure")
+          } catch let failure as TaskFailure {
+            #expect(failure.state == .cancelled)
+          }
+          for _ in 0..<3 {
+            let next = try await client.submit(Sleepy.self, input: .init(label: "next"))
+            #expect(try await client.result(of: next).label == "ran")
+          }
+        }
+      }
+    }
+  }
+
   @Test("Handler errors: thrown fails and retries; NonRetryableError fails for good")
   func handlerErrors() async throws {
     try await withTestServer { server in

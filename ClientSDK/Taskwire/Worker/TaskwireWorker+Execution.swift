@@ -29,8 +29,9 @@ extension TaskwireWorker {
   }
 
   /// Runs a launched task's handler in the calling task and reports the outcome (or reports
-  /// `refusal`).
-  func execute(_ running: RunningTask, refusal: Outcome?) async {
+  /// `refusal`). Returns whether a stop cancelled the calling task (it stays cancelled, so its
+  /// lane ends).
+  func execute(_ running: RunningTask, refusal: Outcome?) async -> Bool {
     let task = running.task
     defer {
       self.state.unregister(task.id)
@@ -38,9 +39,9 @@ extension TaskwireWorker {
     }
     if let refusal {
       await self.report(running, refusal)
-      return
+      return false
     }
-    guard let (result, cancelledByStop) = await running.run() else { return }
+    guard let (result, cancelledByStop) = await running.run() else { return false }
     self.timers.remove(running)
 
     if Task.isCancelled, !cancelledByStop {
@@ -48,13 +49,13 @@ extension TaskwireWorker {
       if self.logger.logLevel <= .debug {
         running.logger(from: self.logger).debug("worker aborted; dropping the task")
       }
-      return
+      return false
     }
     let outcome: Outcome
     switch (running.stopReason, result) {
     case (.leaseLost?, _):
       running.logger(from: self.logger).info("lease lost; the result is dropped")
-      return
+      return cancelledByStop
     case (_, .success(let value)):
       // A completion wins even over a cancel request.
       outcome = .complete(value)
@@ -85,6 +86,7 @@ extension TaskwireWorker {
     } else {
       await self.report(running, outcome)
     }
+    return cancelledByStop
   }
 
   // MARK: - Heartbeats

@@ -6,7 +6,7 @@ import TaskwireProto
 import TaskwireWire
 
 /// Runs task handlers: leases tasks of the registered types with a long poll, runs each handler
-/// in its own Swift task, heartbeats, and completes or fails each task by how its handler ends.
+/// in one of its lanes (Swift tasks that run leased tasks one after another), heartbeats, and completes or fails each task by how its handler ends.
 ///
 /// ```swift
 /// let worker = try TaskwireWorker(configuration: .init(connection: configuration))
@@ -144,20 +144,31 @@ public final class TaskwireWorker: Service, Sendable {
         await self.timers.run { running in try? await self.heartbeat(running, progress: nil) }
       }
       await withDiscardingTaskGroup { handlers in
-        // The lease loop runs here, in the group's own task, and starts each task's executor
-        // as its answer arrives; the handler runs in that executor's task (one Swift task per
-        // leased task).
+        // The lease loop runs here, in the group's own task, and hands each task to a lane as
+        // its answer arrives; the handler runs in that lane's task (``Lanes``).
+        let lanes = Lanes()
         var failures = 0
         while let tasks = await self.lease(types: types, failures: &failures) {
           for task in tasks {
-            let (running, refusal) = self.launch(LeasedTask(task))
-            handlers.addTask { await self.execute(running, refusal: refusal) }
+            let launched = self.launch(LeasedTask(task))
+            if lanes.push(launched) { handlers.addTask { await self.runLane(lanes) } }
           }
         }
+        lanes.finish()
         await self.drain()
       }
       // Every handler ended: stop the timer loop.
       group.cancelAll()
+    }
+  }
+
+  /// Runs leased tasks until leasing has stopped and none is left, or until a stop cancels
+  /// this lane's task (the lane then ends after that task; ``Lanes`` keeps enough others).
+  private func runLane(_ lanes: Lanes) async {
+    while let (running, refusal) = await lanes.next() {
+      let cancelledByStop = await self.execute(running, refusal: refusal)
+      lanes.done(ending: cancelledByStop)
+      if cancelledByStop { return }
     }
   }
 

@@ -14,12 +14,14 @@ enum StopReason: Sendable, Hashable {
 }
 
 /// One handler in flight: its lease, why (if at all) it was told to stop, and the handler,
-/// which runs in its executor's Swift task (``run()``) and which a stop cancels.
+/// which runs in the Swift task of the lane that took it (``run()``, ``Lanes``) and which a
+/// stop cancels.
 ///
 /// The handler has no Swift task of its own: a task per leased task costs an allocation too
-/// large for malloc's per-thread cache, a scheduling and an await. A stop cancels the
-/// executor's task instead, through the handle ``run()`` keeps while the handler runs (the task
-/// is alive then); the executor then reports from a fresh task, since a cancelled one cannot.
+/// large for malloc's per-thread cache, a scheduling and an await. A stop cancels the lane's
+/// task (called the executor's here) instead, through the handle ``run()`` keeps while the
+/// handler runs (the task is alive then); the executor then reports from a fresh task, since a
+/// cancelled one cannot, and its lane ends.
 final class RunningTask: Sendable {
   private struct State {
     var reason: StopReason?

@@ -10,14 +10,7 @@
 
 #include "tw_frame.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 /* The golden hello frame from docs/protocol.md, section 4.1. */
 static const uint8_t golden[] = {

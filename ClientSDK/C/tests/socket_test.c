@@ -19,14 +19,7 @@
 
 #include "tw_client.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 /* An SSL on one end of a socketpair, its BIOs from twi_ssl_attach_socket; *peer is the other end. */
 static int make_client(tw_client *c, int *peer) {

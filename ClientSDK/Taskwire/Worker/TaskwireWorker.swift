@@ -6,7 +6,8 @@ import TaskwireProto
 import TaskwireWire
 
 /// Runs task handlers: leases tasks of the registered types with a long poll, runs each handler
-/// in one of its lanes (Swift tasks that run leased tasks one after another), heartbeats, and completes or fails each task by how its handler ends.
+/// in one of its lanes (Swift tasks that run leased tasks one after another), heartbeats, and
+/// completes or fails each task by how its handler ends.
 ///
 /// ```swift
 /// let worker = try TaskwireWorker(configuration: .init(connection: configuration))

@@ -90,7 +90,7 @@ extension SQLiteTaskStore {
     stuckAfterMs: [String: Int64],
     defaultStuckAfterMs: Int64
   ) async throws -> [QueueStats] {
-    try await read { db in
+    var rows = try await read { db in
       var rows: [QueueStats] = []
       let s = try db.statement(
         """
@@ -110,31 +110,33 @@ extension SQLiteTaskStore {
         )
       }
       s.reset()
-      for i in rows.indices where (rows[i].counts[.pending] ?? 0) > 0 {
-        let threshold = nowMs - (stuckAfterMs[rows[i].queue] ?? defaultStuckAfterMs)
-        let q = try db.statement(
-          """
-          SELECT min(run_at_ms), sum(run_at_ms <= ?) FROM tasks INDEXED BY tasks_ready
-          WHERE queue = ? AND state = 1
-          """
-        )
-        q.bind(0, threshold)
-        q.bind(1, rows[i].queue)
-        if try q.step() {
-          rows[i].oldestPendingMs = q.int64(0)
-          rows[i].stuck = UInt64(max(q.int64(1), 0))
-        }
-        q.reset()
-      }
-      for queue in queues where !rows.contains(where: { $0.queue == queue }) {
-        var counts: [TaskState: UInt64] = [:]
-        for state in TaskState.allCases { counts[state] = 0 }
-        rows.append(
-          QueueStats(queue: queue, paused: false, counts: counts, stuck: 0, oldestPendingMs: 0)
-        )
-      }
       return rows
     }
+    // The PENDING tasks' ages come from the writer's ready index (the table has no index of
+    // them): one pass over each queue's entries there.
+    let pendingQueues = rows.filter { ($0.counts[.pending] ?? 0) > 0 }.map {
+      (queue: $0.queue, threshold: nowMs - (stuckAfterMs[$0.queue] ?? defaultStuckAfterMs))
+    }
+    if !pendingQueues.isEmpty {
+      let ages = try await write { session in
+        pendingQueues.map { session.ready.age(of: $0.queue, threshold: $0.threshold) }
+      }
+      var byQueue: [String: (oldestMs: Int64, atOrBefore: Int)] = [:]
+      for (i, age) in ages.enumerated() { byQueue[pendingQueues[i].queue] = age }
+      for i in rows.indices {
+        guard let age = byQueue[rows[i].queue] else { continue }
+        rows[i].oldestPendingMs = age.oldestMs
+        rows[i].stuck = UInt64(age.atOrBefore)
+      }
+    }
+    for queue in queues where !rows.contains(where: { $0.queue == queue }) {
+      var counts: [TaskState: UInt64] = [:]
+      for state in TaskState.allCases { counts[state] = 0 }
+      rows.append(
+        QueueStats(queue: queue, paused: false, counts: counts, stuck: 0, oldestPendingMs: 0)
+      )
+    }
+    return rows
   }
 
   public func pausedQueues() async throws -> Set<String> {

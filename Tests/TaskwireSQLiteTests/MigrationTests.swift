@@ -36,7 +36,7 @@ struct MigrationTests {
     execute(
       path,
       """
-      \(Self.undoVersion6)
+      \(Self.undoVersion7) \(Self.undoVersion6)
       DROP TABLE cleaned_tasks; ALTER TABLE events DROP COLUMN created_by;
       PRAGMA user_version = 1;
       """
@@ -90,7 +90,7 @@ struct MigrationTests {
     // Turn the file back into what version 2 made: events without created_by.
     execute(
       path,
-      "\(Self.undoVersion6) ALTER TABLE events DROP COLUMN created_by; PRAGMA user_version = 2;"
+      "\(Self.undoVersion7) \(Self.undoVersion6) ALTER TABLE events DROP COLUMN created_by; PRAGMA user_version = 2;"
     )
     #expect(userVersion(path) == 2)
     #expect(!eventColumns(path).contains("created_by"))
@@ -144,7 +144,7 @@ struct MigrationTests {
     execute(
       path,
       """
-      \(Self.undoVersion6)
+      \(Self.undoVersion7) \(Self.undoVersion6)
       INSERT INTO attempts(task_id, number, worker_id, lease_token, started_ms, outcome)
       SELECT id, attempt, worker_id, lease_token, attempt_started_ms, 1 FROM tasks WHERE state = 3;
       PRAGMA user_version = 3;
@@ -251,7 +251,7 @@ struct MigrationTests {
     execute(
       path,
       """
-      \(Self.undoVersion6)
+      \(Self.undoVersion7) \(Self.undoVersion6)
       DROP INDEX tasks_finished;
       CREATE INDEX tasks_finished ON tasks(finished_ms) WHERE state IN (5, 6, 7);
       PRAGMA user_version = 4;
@@ -283,7 +283,7 @@ struct MigrationTests {
     execute(
       path,
       """
-      \(Self.undoVersion6)
+      \(Self.undoVersion7) \(Self.undoVersion6)
       UPDATE tasks SET payload = zeroblob(65536) WHERE id = '\(old.id)';
       PRAGMA user_version = 5;
       """
@@ -302,6 +302,47 @@ struct MigrationTests {
     #expect(payloads[new.id] == Data(String(repeating: "n", count: 65_536).utf8))
     try await store.close()
     #expect(userVersion(path) == latestVersion)
+  }
+
+  @Test("A version-6 file loses its ready indexes; its PENDING tasks are leased in order")
+  func upgradeFromVersion6() async throws {
+    let dir = try TemporaryDirectory()
+    let path = dir.path + "/taskwire.sqlite"
+    var store = try await SQLiteTaskStore(configuration: .init(path: path))
+    var ids: [String] = []
+    for priority: Int32 in [0, 4, 2] {
+      ids.append(try await store.submitOne(task("t", priority: priority)).id)
+    }
+    try await store.close()
+    execute(path, "\(Self.undoVersion7) PRAGMA user_version = 6;")
+    #expect(userVersion(path) == 6)
+    store = try await SQLiteTaskStore(configuration: .init(path: path))
+    let grants = try await store.lease(queues: [], types: [], max: 10, workerID: "w", nowMs: t0)
+    #expect(grants.map(\.taskID) == [ids[1], ids[2], ids[0]])
+    try await store.close()
+    #expect(userVersion(path) == latestVersion)
+    #expect(indexNames(path).filter { $0.hasPrefix("tasks_ready") }.isEmpty)
+  }
+
+  /// The names of the file's indexes.
+  func indexNames(_ path: String) -> [String] {
+    var db: OpaquePointer?
+    sqlite3_open(path, &db)
+    defer { sqlite3_close(db) }
+    var statement: OpaquePointer?
+    sqlite3_prepare_v2(
+      db,
+      "SELECT name FROM sqlite_master WHERE type = 'index'",
+      -1,
+      &statement,
+      nil
+    )
+    defer { sqlite3_finalize(statement) }
+    var names: [String] = []
+    while sqlite3_step(statement) == SQLITE_ROW {
+      names.append(String(cString: sqlite3_column_text(statement, 0)))
+    }
+    return names
   }
 
   /// An INSERT of a task row as the store writes one (the columns every row has).
@@ -329,7 +370,13 @@ struct MigrationTests {
   }
 
   /// The schema version this build migrates to.
-  let latestVersion: Int32 = 6
+  let latestVersion: Int32 = 7
+
+  /// Undoes migration 7 (the ready index in the writer's memory): the table's ready indexes.
+  static let undoVersion7 = """
+    CREATE INDEX tasks_ready ON tasks(queue, priority DESC, run_at_ms) WHERE state = 1;
+    CREATE INDEX tasks_ready_type ON tasks(queue, type, priority DESC, run_at_ms) WHERE state = 1;
+    """
 
   /// Undoes migration 6 (payloads outside the task row), for files turned back into older
   /// versions; only for files whose payloads are all in their rows.

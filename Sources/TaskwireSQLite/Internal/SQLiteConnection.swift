@@ -146,6 +146,8 @@ final class SQLiteConnection {
   }
 
   var changes: Int { Int(sqlite3_changes(handle)) }
+  /// The rowid of the last row inserted on this connection.
+  var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 }
 
 /// A prepared statement. Binding indexes and column indexes are 0-based here.

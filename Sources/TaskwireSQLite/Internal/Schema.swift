@@ -178,6 +178,13 @@ enum Schema {
       DELETE FROM task_payloads WHERE rid = old.rid;
     END;
     """,
+    // 7: PENDING tasks in lease order live in the writer's memory (`ReadyIndex`, rebuilt from
+    // this table at open), not in two indexes: their upkeep was a third of each INSERT's cost
+    // and part of each lease's UPDATE.
+    """
+    DROP INDEX tasks_ready;
+    DROP INDEX tasks_ready_type;
+    """,
   ]
 
   /// Payloads larger than this (bytes) are stored in `task_payloads`, outside the task row

@@ -108,7 +108,7 @@ extension WriteSession {
         resultSize: resultSize
       )
     )
-    move(queue: core.queue, from: .running, to: .succeeded)
+    move(queue: core.queue, from: .running, to: .succeeded, ready: nil)
     try updateKey(core, finalState: .succeeded, nowMs: nowMs)
     if core.cleanOnSuccess {
       try deleteRow(core, state: .succeeded, nowMs: nowMs)
@@ -289,7 +289,7 @@ extension WriteSession {
         $0.bind(4, core.rid)
       }
       try append(event(core, .finished, state: .cancelled, nowMs: nowMs, message: reason))
-      move(queue: core.queue, from: core.state, to: .cancelled)
+      move(queue: core.queue, from: core.state, to: .cancelled, ready: core.readyTask)
       try updateKey(core, finalState: .cancelled, nowMs: nowMs)
       guard let task = try TaskRow.load(db, id: taskID, withAttempts: false) else {
         throw StoreError.notFound("task \(taskID)")
@@ -329,7 +329,7 @@ extension WriteSession {
         message: "retried"
       )
     )
-    move(queue: core.queue, from: core.state, to: .pending)
+    move(queue: core.queue, from: core.state, to: .pending, ready: core.readyTask)
     try updateKey(core, finalState: nil, nowMs: nowMs)
     guard let task = try TaskRow.load(db, id: taskID, withAttempts: true) else {
       throw StoreError.notFound("task \(taskID)")
@@ -352,6 +352,6 @@ extension WriteSession {
     try db.run("DELETE FROM tasks WHERE rid = ?") { $0.bind(0, core.rid) }
     try db.run("DELETE FROM attempts WHERE task_id = ?") { $0.bind(0, core.id) }
     try append(event(core, .deleted, state: state, nowMs: nowMs))
-    move(queue: core.queue, from: state, to: nil)
+    move(queue: core.queue, from: state, to: nil, ready: core.readyTask)
   }
 }

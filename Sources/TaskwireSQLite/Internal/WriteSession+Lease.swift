@@ -46,6 +46,32 @@ extension WriteSession {
     }
   }
 
+  /// The row an entry of the ready index stands for, if it is that PENDING task in `queue` and
+  /// `type`, in the entry's place in the lease order.
+  private func readyCandidate(_ entry: ReadyEntry, queue: String, type: String) throws
+    -> Candidate?
+  {
+    let s = try db.statement(
+      """
+      SELECT priority, run_at_ms, rid, id, queue, type,
+        CASE payload_external WHEN 0 THEN payload
+        ELSE (SELECT p.payload FROM task_payloads AS p WHERE p.rid = tasks.rid) END,
+        content_type, attempt, max_attempts, lease_duration_ms, execution_timeout_ms,
+        metadata, parent_id, created_ms, started_ms, state
+      FROM tasks WHERE rid = ?
+      """
+    )
+    s.bind(0, entry.rid)
+    defer { s.reset() }
+    guard try s.step(), s.int(16) == TaskState.pending.rawValue else { return nil }
+    let candidate = Candidate(s)
+    guard candidate.priority == entry.priority, candidate.runAtMs == entry.runAtMs,
+      candidate.queue == queue, candidate.type == type,
+      ReadyEntry.tag(candidate.id) == entry.tag
+    else { return nil }
+    return candidate
+  }
+
   func lease(queues names: [String], types: [String], max: Int, workerID: String, nowMs: Int64)
     throws -> [LeaseGrant]
   {
@@ -54,66 +80,49 @@ extension WriteSession {
     let candidatesQueues = (names.isEmpty ? Array(queues.keys) : names).filter {
       seen.insert($0).inserted
     }
-    var candidates: [Candidate] = []
-    var sources = 0
+    // Where the tasks come from: the ready index's heaps of each queue (every type, or the
+    // types asked for), merged in lease order.
+    var sources: [(queue: String, type: String)] = []
+    let wantedTypes = Array(Set(types))
     for queue in candidatesQueues {
       guard let counters = counters(queue), !counters.paused,
         counters.counts[TaskState.pending.rawValue] > 0
       else { continue }
-      if types.isEmpty {
-        sources += 1
-        let s = try db.statement(
-          """
-          SELECT priority, run_at_ms, rid, id, queue, type,
-            CASE payload_external WHEN 0 THEN payload
-            ELSE (SELECT p.payload FROM task_payloads AS p WHERE p.rid = tasks.rid) END,
-            content_type, attempt, max_attempts, lease_duration_ms, execution_timeout_ms,
-            metadata, parent_id, created_ms, started_ms
-          FROM tasks INDEXED BY tasks_ready
-          WHERE queue = ? AND state = 1 ORDER BY priority DESC, run_at_ms, rid LIMIT ?
-          """
-        )
-        s.bind(0, queue)
-        s.bind(1, max)
-        while try s.step() { candidates.append(Candidate(s)) }
-        s.reset()
-      } else {
-        for type in Set(types) {
-          sources += 1
-          let s = try db.statement(
-            """
-            SELECT priority, run_at_ms, rid, id, queue, type,
-              CASE payload_external WHEN 0 THEN payload
-              ELSE (SELECT p.payload FROM task_payloads AS p WHERE p.rid = tasks.rid) END,
-              content_type, attempt, max_attempts, lease_duration_ms, execution_timeout_ms,
-              metadata, parent_id, created_ms, started_ms
-            FROM tasks INDEXED BY tasks_ready_type
-            WHERE queue = ? AND type = ? AND state = 1
-            ORDER BY priority DESC, run_at_ms, rid LIMIT ?
-            """
-          )
-          s.bind(0, queue)
-          s.bind(1, type)
-          s.bind(2, max)
-          while try s.step() { candidates.append(Candidate(s)) }
-          s.reset()
-        }
-      }
-    }
-    if sources > 1 {
-      candidates.sort {
-        if $0.priority != $1.priority { return $0.priority > $1.priority }
-        if $0.runAtMs != $1.runAtMs { return $0.runAtMs < $1.runAtMs }
-        return $0.rid < $1.rid
+      for type in types.isEmpty ? ready.types(of: queue) : wantedTypes {
+        sources.append((queue, type))
       }
     }
     var grants: [LeaseGrant] = []
-    grants.reserveCapacity(Swift.min(max, candidates.count))
     // The answer must fit in a frame: tasks in order until the next would pass the budget.
     var bytes = 0
-    for candidate in candidates.prefix(max) {
+    while grants.count < max {
+      // The source whose first live entry leases first; dead entries at the tops leave.
+      var best: (index: Int, entry: ReadyEntry)?
+      var i = 0
+      while i < sources.count {
+        guard let top = ready.top(queue: sources[i].queue, type: sources[i].type) else {
+          sources.swapAt(i, sources.count - 1)
+          sources.removeLast()
+          continue
+        }
+        if ready.isDead(top) {
+          popReady(queue: sources[i].queue, type: sources[i].type)
+          continue
+        }
+        if best == nil || top.precedes(best!.entry) { best = (i, top) }
+        i += 1
+      }
+      guard let (index, entry) = best else { break }
+      let source = sources[index]
+      guard let candidate = try readyCandidate(entry, queue: source.queue, type: source.type)
+      else {
+        // Not the task it stands for (a safety net: the index and the table disagree).
+        popReady(queue: source.queue, type: source.type)
+        continue
+      }
       bytes += candidate.payload.count + candidate.metadata.count + 256
       if !grants.isEmpty, bytes > policy.maxLeaseBytes { break }
+      popReady(queue: source.queue, type: source.type)
       grants.append(try grant(candidate, workerID: workerID, nowMs: nowMs))
     }
     return grants
@@ -378,7 +387,8 @@ extension WriteSession {
         nowMs: nowMs
       )
     )
-    move(queue: queue, from: .pending, to: .running)
+    // Its entry already left the ready index (``lease``).
+    move(queue: queue, from: .pending, to: .running, ready: nil)
     return grant
   }
 

@@ -184,6 +184,8 @@ extension WriteSession {
     let external = task.payload.count > Schema.externalPayloadBytes
     // A READY task that a parked long poll is waiting for goes to it in this same INSERT.
     var handOff: (index: Int, grant: LeaseGrant)?
+    // The row's rid, for the ready index (a READY task only).
+    var rid: Int64 = 0
     if !delayed, mayHandOff, let index = handOffTarget(queue: task.queue, type: task.type) {
       // Its events: created (`sequence`), then RUNNING (`sequence + 1`), the grant's.
       let grant = handOffGrant(record, sequence: sequence + 1, nowMs: nowMs)
@@ -243,6 +245,7 @@ extension WriteSession {
       s.bind(24, Int64(sequence))
       _ = try s.step()
       s.reset()
+      rid = db.lastInsertRowID
     }
     if external {
       // Its payload, written once here: state changes rewrite only the (small) task row. Bound
@@ -296,9 +299,18 @@ extension WriteSession {
           nowMs: nowMs
         )
       )
-      move(queue: task.queue, from: nil, to: .running)
+      move(queue: task.queue, from: nil, to: .running, ready: nil)
     } else {
-      move(queue: task.queue, from: nil, to: state)
+      let ready =
+        state == .pending
+        ? ReadyTask(
+          rid: rid,
+          type: task.type,
+          priority: task.priority,
+          runAtMs: record.runAtMs,
+          tag: ReadyEntry.tag(id)
+        ) : nil
+      move(queue: task.queue, from: nil, to: state, ready: ready)
     }
     return record
   }

@@ -67,7 +67,8 @@ extension WriteSession {
   func promoteDue(nowMs: Int64) throws -> [String: Int] {
     let s = try db.statement(
       """
-      SELECT rid, id, queue, type, state, attempt, created_by FROM tasks INDEXED BY tasks_due
+      SELECT rid, id, queue, type, state, attempt, created_by, priority, run_at_ms
+      FROM tasks INDEXED BY tasks_due
       WHERE state IN (2, 4) AND next_run_ms <= ? ORDER BY next_run_ms LIMIT ?
       """
     )
@@ -76,13 +77,14 @@ extension WriteSession {
     var due:
       [(
         rid: Int64, id: String, queue: String, type: String, state: TaskState, attempt: Int32,
-        createdBy: String
+        createdBy: String, priority: Int32, runAtMs: Int64
       )] = []
     while try s.step() {
       due.append(
         (
           s.int64(0), s.string(1), s.string(2), s.string(3),
-          TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5), s.string(6)
+          TaskState(rawValue: s.int(4)) ?? .scheduled, s.int32(5), s.string(6), s.int32(7),
+          s.int64(8)
         )
       )
     }
@@ -110,7 +112,18 @@ extension WriteSession {
           createdBy: task.createdBy
         )
       )
-      move(queue: task.queue, from: task.state, to: .pending)
+      move(
+        queue: task.queue,
+        from: task.state,
+        to: .pending,
+        ready: ReadyTask(
+          rid: task.rid,
+          type: task.type,
+          priority: task.priority,
+          runAtMs: task.runAtMs,
+          tag: ReadyEntry.tag(task.id)
+        )
+      )
       promoted[task.queue, default: 0] += 1
     }
     return promoted
@@ -151,7 +164,8 @@ extension WriteSession {
     for victim in victims {
       try db.run("DELETE FROM tasks WHERE rid = ?") { $0.bind(0, victim.rid) }
       try db.run("DELETE FROM attempts WHERE task_id = ?") { $0.bind(0, victim.id) }
-      move(queue: victim.queue, from: victim.state, to: nil)
+      // Finished tasks only: none is in the ready index.
+      move(queue: victim.queue, from: victim.state, to: nil, ready: nil)
     }
     counts.tasks = victims.count
 

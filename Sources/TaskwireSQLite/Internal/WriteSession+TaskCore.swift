@@ -26,12 +26,14 @@ struct TaskCore {
   var createdBy: String
   /// When the task finished (0 while it has not).
   var finishedMs: Int64
+  var priority: Int32
+  var runAtMs: Int64
 
   static let columns = """
     rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms, \
     retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested, \
     clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms, \
-    next_run_ms, cancel_reason, created_by, finished_ms
+    next_run_ms, cancel_reason, created_by, finished_ms, priority, run_at_ms
     """
 
   init(_ s: SQLiteStatement) {
@@ -61,6 +63,13 @@ struct TaskCore {
     cancelReason = s.string(21)
     createdBy = s.string(22)
     finishedMs = s.int64(23)
+    priority = s.int32(24)
+    runAtMs = s.int64(25)
+  }
+
+  /// The task as the ready index knows it.
+  var readyTask: ReadyTask {
+    ReadyTask(rid: rid, type: type, priority: priority, runAtMs: runAtMs, tag: ReadyEntry.tag(id))
   }
 
   /// Whether `token` holds the task's current lease.
@@ -77,7 +86,7 @@ extension WriteSession {
       SELECT rid, id, queue, type, state, attempt, max_attempts, retry_kind, retry_initial_ms,
         retry_multiplier, retry_max_ms, retry_jitter, lease_token, worker_id, cancel_requested,
         clean_on_success, idem_key, lease_duration_ms, execution_timeout_ms, attempt_started_ms,
-        next_run_ms, cancel_reason, created_by, finished_ms
+        next_run_ms, cancel_reason, created_by, finished_ms, priority, run_at_ms
       FROM tasks WHERE id = ?
       """
     )
@@ -252,7 +261,7 @@ extension WriteSession {
         nextRunMs: nextRunMs
       )
     )
-    move(queue: core.queue, from: core.state, to: state)
+    move(queue: core.queue, from: core.state, to: state, ready: core.readyTask)
     if state.isFinished { try updateKey(core, finalState: state, nowMs: nowMs) }
   }
 }

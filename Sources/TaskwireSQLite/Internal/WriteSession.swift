@@ -13,8 +13,21 @@ struct QueueCounters {
   }
 }
 
+/// What the ready index (``ReadyIndex``) needs of a task entering or leaving PENDING.
+struct ReadyTask {
+  var rid: Int64
+  var type: String
+  var priority: Int32
+  var runAtMs: Int64
+  /// ``ReadyEntry/tag(_:)`` of its id.
+  var tag: Int
+
+  var entry: ReadyEntry { ReadyEntry(priority: priority, runAtMs: runAtMs, rid: rid, tag: tag) }
+}
+
 /// The writer's side of the database: the write connection and the in-memory state that goes
-/// with it (queue counters, paused flags, the event sequence). Lives on the writer thread only.
+/// with it (queue counters, paused flags, the event sequence, the PENDING tasks in lease order).
+/// Lives on the writer thread only.
 ///
 /// Every change to memory is undoable: an operation runs inside a savepoint, and if it throws,
 /// both its SQL and its memory changes are rolled back; if a group's COMMIT fails, everything
@@ -35,10 +48,19 @@ final class WriteSession {
   /// The last sequence number committed.
   private(set) var committedSequence: UInt64
 
+  /// The PENDING tasks in lease order (in memory only; rebuilt from the table at open).
+  private(set) var ready = ReadyIndex()
+
   private enum Undo {
     case count(queue: String, state: Int, delta: Int)
     case paused(queue: String, old: Bool)
     case created(queue: String)
+    /// A task entered the ready index: undone, its entry is dead.
+    case readyAdded(rid: Int64, tag: Int)
+    /// A task's entry was marked dead, replacing `previous`.
+    case readyDiscarded(rid: Int64, previous: Int?)
+    /// An entry left its heap (leased, or dropped as dead): undone, it goes back.
+    case readyPopped(queue: String, type: String, entry: ReadyEntry, wasDead: Bool)
   }
 
   private var undo: [Undo] = []
@@ -117,6 +139,21 @@ final class WriteSession {
       queues[s.string(0)] = counters
     }
     s.reset()
+    // The ready index, from every PENDING row: one pass over the table (it has no index by
+    // state for PENDING since migration 7).
+    let r = try db.statement(
+      "SELECT rid, queue, type, priority, run_at_ms, id FROM tasks WHERE state = 1"
+    )
+    while try r.step() {
+      let entry = ReadyEntry(
+        priority: r.int32(3),
+        runAtMs: r.int64(4),
+        rid: r.int64(0),
+        tag: ReadyEntry.tag(r.string(5))
+      )
+      ready.push(queue: r.string(1), type: r.string(2), entry)
+    }
+    r.reset()
   }
 
   // MARK: Groups and savepoints
@@ -137,6 +174,11 @@ final class WriteSession {
       case .count(let queue, let state, let delta): queues[queue]?.counts[state] -= delta
       case .paused(let queue, let old): queues[queue]?.paused = old
       case .created(let queue): queues[queue] = nil
+      case .readyAdded(let rid, let tag): ready.setDead(rid: rid, tag: tag)
+      case .readyDiscarded(let rid, let previous): ready.setDead(rid: rid, tag: previous)
+      case .readyPopped(let queue, let type, let entry, let wasDead):
+        ready.push(queue: queue, type: type, entry)
+        if wasDead { ready.setDead(rid: entry.rid, tag: entry.tag) }
       }
     }
     events.removeSubrange(mark.events...)
@@ -191,6 +233,7 @@ final class WriteSession {
     dirtyQueues.removeAll(keepingCapacity: true)
     lastDirty = nil
     committedSequence = lastSequence
+    ready.compact { self.queues[$0]?.counts[TaskState.pending.rawValue] ?? 0 }
     let result = events
     events.removeAll(keepingCapacity: true)
     return result
@@ -241,9 +284,19 @@ final class WriteSession {
     return readied
   }
 
-  /// Counts a task moving from `old` to `new` (`nil`: it did not exist / no longer exists).
-  func move(queue: String, from old: TaskState?, to new: TaskState?) {
+  /// Counts a task moving from `old` to `new` (`nil`: it did not exist / no longer exists), and
+  /// keeps the ready index: `task` is required when the task enters or leaves PENDING, except
+  /// for a lease (`nil`), which took the task's entry out itself (``popReady(queue:type:)``).
+  func move(queue: String, from old: TaskState?, to new: TaskState?, ready task: ReadyTask?) {
     guard old != new else { return }
+    if new == .pending {
+      guard let task else { preconditionFailure("a task entering PENDING needs its ready key") }
+      ready.add(queue: queue, type: task.type, entry: task.entry)
+      undo.append(.readyAdded(rid: task.rid, tag: task.tag))
+    } else if old == .pending, let task {
+      let previous = ready.discard(rid: task.rid, tag: task.tag)
+      undo.append(.readyDiscarded(rid: task.rid, previous: previous))
+    }
     // One hash of the name finds the counters; the index stays valid while no key is added.
     let index = ensureQueue(queue)
     markDirty(queue)
@@ -256,6 +309,16 @@ final class WriteSession {
       undo.append(.count(queue: queue, state: new.rawValue, delta: 1))
       if new == .pending { markReadied(queue) }
     }
+  }
+
+  /// Takes the first entry of `queue` and `type` out of the ready index (undoably).
+  @discardableResult
+  func popReady(queue: String, type: String) -> (entry: ReadyEntry, wasDead: Bool)? {
+    guard let popped = ready.pop(queue: queue, type: type) else { return nil }
+    undo.append(
+      .readyPopped(queue: queue, type: type, entry: popped.entry, wasDead: popped.wasDead)
+    )
+    return popped
   }
 
   func setPaused(queue: String, paused: Bool) {

@@ -21,12 +21,19 @@ public final class SQLiteTaskStore: TaskStore {
   private let nextReader = Atomic<Int>(0)
   private let closed = Atomic<Bool>(false)
   private let walSync: WALSync?
+  private let checkpointer: Checkpointer
 
   /// Opens (creating if needed) the database and applies pending migrations.
   public init(configuration: Configuration) async throws {
     self.configuration = configuration
+    let checkpointer = Checkpointer(
+      path: configuration.path,
+      vfs: configuration.testing.vfs,
+      logger: configuration.logger
+    )
+    self.checkpointer = checkpointer
     let writerContext = ThreadConfined(
-      WriterContext(configuration: configuration, counters: counters)
+      WriterContext(configuration: configuration, counters: counters, checkpointer: checkpointer)
     )
     self.writer = JobThread(
       name: "taskwire-sqlite-writer",
@@ -64,6 +71,7 @@ public final class SQLiteTaskStore: TaskStore {
     if !closed.exchange(true, ordering: .acquiringAndReleasing) {
       if writer.enqueue(.close({})) { writer.close() }
       for reader in readers where reader.enqueue(.close({})) { reader.close() }
+      checkpointer.stop()
       walSync?.stop()
     }
   }
@@ -81,6 +89,15 @@ public final class SQLiteTaskStore: TaskStore {
   /// Tasks committed so far straight from their submit to a waiting long poll (inserted RUNNING:
   /// their queue had nothing else ready and a parked poll fitted them).
   public var handOffCount: Int { counters.handOffs.load(ordering: .relaxed) }
+
+  /// WAL checkpoints completed so far on the store's checkpoint thread.
+  public var checkpointCount: Int { checkpointer.completed }
+
+  /// WAL checkpoints the writer ran itself, because the WAL had grown past 4,000 frames while
+  /// the checkpoint thread could not copy it whole (a steady stream of commits).
+  public var writerCheckpointCount: Int {
+    checkpointer.writerCheckpoints.load(ordering: .relaxed)
+  }
 
   /// Write operations committed so far.
   public var operationCount: Int { counters.operations.load(ordering: .relaxed) }
@@ -306,6 +323,8 @@ public final class SQLiteTaskStore: TaskStore {
         continuation.resume()
       }
     }
+    // The writer's connection is closed: no commit asks for a checkpoint any more.
+    checkpointer.stop()
     for reader in readers {
       await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         if reader.enqueue(.close({ continuation.resume() })) {

@@ -1,11 +1,18 @@
 /// A PENDING task's place in the lease order: higher priority first, then the earlier run-at
-/// time, then submit order (`rid`). `tag` (its id's hash) tells it from a later task that
-/// reuses the `rid` of a deleted one.
+/// time, then submit order (`rid`). `tag` (from its id's hash) tells it from a later task that
+/// reuses the `rid` of a deleted one. 24 bytes: a million PENDING tasks take ~24 MiB here.
 struct ReadyEntry {
   var priority: Int32
+  var tag: Int32
   var runAtMs: Int64
   var rid: Int64
-  var tag: Int
+
+  init(priority: Int32, runAtMs: Int64, rid: Int64, tag: Int32) {
+    self.priority = priority
+    self.tag = tag
+    self.runAtMs = runAtMs
+    self.rid = rid
+  }
 
   /// Whether `self` is leased before `other`.
   @inline(__always)
@@ -16,7 +23,7 @@ struct ReadyEntry {
   }
 
   /// The tag of the task with id `id`.
-  static func tag(_ id: String) -> Int { id.hashValue }
+  static func tag(_ id: String) -> Int32 { Int32(truncatingIfNeeded: id.hashValue) }
 }
 
 /// A binary heap of ``ReadyEntry``, the first to lease at its top.
@@ -83,7 +90,7 @@ struct ReadyHeap {
 struct ReadyIndex {
   private var heaps: [String: [String: ReadyHeap]] = [:]
   /// Entries whose tasks left PENDING other than by lease: `rid` → tag.
-  private var dead: [Int64: Int] = [:]
+  private var dead: [Int64: Int32] = [:]
 
   /// How many entries there are, dead ones included.
   private(set) var entryCount = 0
@@ -109,12 +116,12 @@ struct ReadyIndex {
   /// Marks the entry of a task that left PENDING other than by lease as dead. Returns the tag
   /// it replaced (to undo with ``setDead(rid:tag:)``).
   @discardableResult
-  mutating func discard(rid: Int64, tag: Int) -> Int? {
+  mutating func discard(rid: Int64, tag: Int32) -> Int32? {
     dead.updateValue(tag, forKey: rid)
   }
 
   /// Sets (`tag`) or clears (`nil`) the dead mark of `rid`: the inverse of the changes above.
-  mutating func setDead(rid: Int64, tag: Int?) {
+  mutating func setDead(rid: Int64, tag: Int32?) {
     dead[rid] = tag
   }
 

@@ -20,7 +20,7 @@ struct ReadyTask {
   var priority: Int32
   var runAtMs: Int64
   /// ``ReadyEntry/tag(_:)`` of its id.
-  var tag: Int
+  var tag: Int32
 
   var entry: ReadyEntry { ReadyEntry(priority: priority, runAtMs: runAtMs, rid: rid, tag: tag) }
 }
@@ -56,9 +56,9 @@ final class WriteSession {
     case paused(queue: String, old: Bool)
     case created(queue: String)
     /// A task entered the ready index: undone, its entry is dead.
-    case readyAdded(rid: Int64, tag: Int)
+    case readyAdded(rid: Int64, tag: Int32)
     /// A task's entry was marked dead, replacing `previous`.
-    case readyDiscarded(rid: Int64, previous: Int?)
+    case readyDiscarded(rid: Int64, previous: Int32?)
     /// An entry left its heap (leased, or dropped as dead): undone, it goes back.
     case readyPopped(queue: String, type: String, entry: ReadyEntry, wasDead: Bool)
   }

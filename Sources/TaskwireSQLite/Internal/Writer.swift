@@ -42,13 +42,19 @@ final class WriterCounters: Sendable {
 final class WriterContext {
   let configuration: SQLiteTaskStore.Configuration
   let counters: WriterCounters
+  let checkpointer: Checkpointer
   var session: WriteSession?
   var openError: StoreError?
   var opened = false
 
-  init(configuration: SQLiteTaskStore.Configuration, counters: WriterCounters) {
+  init(
+    configuration: SQLiteTaskStore.Configuration,
+    counters: WriterCounters,
+    checkpointer: Checkpointer
+  ) {
     self.configuration = configuration
     self.counters = counters
+    self.checkpointer = checkpointer
   }
 
   private func open() {
@@ -62,6 +68,8 @@ final class WriterContext {
       )
       do throws(SQLiteError) {
         try db.execute("PRAGMA journal_mode = WAL")
+        // Checkpoints run on their own thread, not in this connection's commits.
+        checkpointer.install(on: db.handle)
         let synchronous: String
         if configuration.testing.synchronousOff {
           synchronous = "OFF"
